@@ -1,0 +1,5 @@
+#ifndef ROTOR_CLI_H
+#define ROTOR_CLI_H
+/* Each subcommand: argv[0] is the subcommand name; returns the exit code. */
+int cli_serve(int argc, char **argv);
+#endif

@@ -1,0 +1,64 @@
+/* Upstream proxy entries: parsing one entry in any accepted form, and the
+ * pool file (one entry a line).
+ *
+ * Accepted forms (DESIGN.md "Pool file"):
+ *   http://user:pass@host:port     user:pass@host:port
+ *   host:port:user:pass            host:port            direct
+ * each optionally followed by " #label". Credentials in URL forms are
+ * percent-decoded ("p%40ss" is "p@ss"); in host:port:user:pass the password
+ * is everything after the third colon, taken literally. IPv6 hosts are
+ * written in brackets. "{session}" in the username marks a backconnect
+ * session slot. Passwords are never put in error messages. */
+#ifndef ROTOR_CORE_POOL_UPSTREAM_H
+#define ROTOR_CORE_POOL_UPSTREAM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef enum rt_up_scheme {
+    RT_UP_DIRECT = 0, /* no proxy: connect to the target itself */
+    RT_UP_HTTP,       /* HTTP forward proxy with CONNECT */
+    /* later: RT_UP_HTTPS, RT_UP_SOCKS5 */
+} rt_up_scheme;
+
+typedef struct rt_upstream {
+    rt_up_scheme scheme;
+    char *host;          /* owned; NULL for direct */
+    uint16_t port;
+    char *user;          /* owned, decoded; NULL when none */
+    char *pass;          /* owned, decoded; NULL when none */
+    char *label;         /* owned; the " #label" or "host:port" (never credentials) */
+    bool session_slot;   /* user contains "{session}" */
+    char *auth_basic;    /* owned: "Basic <b64(user:pass)>" when credentials and no
+                          * session slot (precomputed once), else NULL */
+} rt_upstream;
+
+/* Parse one entry (no leading/trailing whitespace expected, but tolerated).
+ * Returns 0, or -1 with a human reason in err (e.g. "'@' in password must be
+ * written %40"). */
+int rt_upstream_parse(const char *s, size_t n, rt_upstream *out, char *err, size_t errlen);
+void rt_upstream_clear(rt_upstream *u);
+
+/* Build the Proxy-Authorization value for `u`, filling a session slot with
+ * `session` (ignored without a slot). Writes at most cap bytes including
+ * NUL; returns the length, 0 if the entry has no credentials, or -1 if it
+ * does not fit. */
+int rt_upstream_auth(const rt_upstream *u, const char *session, char *out, size_t cap);
+
+typedef struct rt_pool {
+    rt_upstream *v;      /* owned array */
+    size_t n;
+    char *source;        /* owned: file name it came from, for messages */
+} rt_pool;
+
+/* Parse a whole pool text. `name` is used in messages ("pool.txt:7: ...").
+ * On any bad line nothing is loaded: returns -1 with err set to
+ * "NAME:LINE: reason". An empty pool (no entries) is an error too. */
+int rt_pool_parse(const char *name, const char *text, size_t len, rt_pool *out,
+                  char *err, size_t errlen);
+/* Read and parse a file; errors as above (plus the OS error for I/O). */
+int rt_pool_load(const char *path, rt_pool *out, char *err, size_t errlen);
+void rt_pool_clear(rt_pool *p);
+
+#endif
