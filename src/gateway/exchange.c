@@ -1,0 +1,388 @@
+/* One HTTP request/response exchange over the attempt's connection:
+ * the request head and body toward the hop, the response head (decide:
+ * pass through, or fail/retry), then the response body toward the client,
+ * with backpressure both ways. Bodies are relayed verbatim; framing is
+ * only scanned to know where each message ends. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/http/forward.h"
+#include "gateway/gw_int.h"
+
+#define GW_HEAD_STACK 16384 /* heads up to this size are built on the stack */
+
+/* ==== Request body: client -> hop ==== */
+
+/* Move n bytes of request body from the client's input to the hop,
+ * keeping a replay copy while it fits. */
+static void move_req_bytes(gw_client *c, struct evbuffer *in, struct evbuffer *out, size_t n)
+{
+    size_t limit = c->w->srv->cfg.max_replay_bytes;
+    if (c->replay_ok && evbuffer_get_length(c->replay) + n > limit) {
+        c->replay_ok = false;
+        evbuffer_free(c->replay);
+        c->replay = NULL;
+    }
+    if (c->replay_ok) {
+        const unsigned char *p = evbuffer_pullup(in, (ssize_t)n);
+        evbuffer_add(c->replay, p, n);
+        evbuffer_add(out, p, n);
+        evbuffer_drain(in, n);
+    } else {
+        evbuffer_remove_buffer(in, out, n);
+    }
+    c->req_bytes += n;
+    c->bytes_in += n;
+}
+
+/* Scan as much chunked framing as is buffered; returns bytes that belong to
+ * the body (all of them are forwarded verbatim), or -1 on a framing error. */
+static ssize_t scan_chunked(rt_chunked *ck, struct evbuffer *in, size_t avail, bool *done)
+{
+    struct evbuffer_iovec v[8];
+    size_t total = 0;
+    int nv = evbuffer_peek(in, (ssize_t)avail, NULL, v, 8);
+    for (int i = 0; i < nv && i < 8 && !*done && total < avail; i++) {
+        size_t len = v[i].iov_len;
+        if (len > avail - total)
+            len = avail - total;
+        ssize_t r = rt_chunked_scan(ck, v[i].iov_base, len, done);
+        if (r < 0)
+            return -1;
+        total += (size_t)r;
+        if ((size_t)r < len && !*done)
+            break;
+    }
+    return (ssize_t)total;
+}
+
+int gw_exchange_client_read(gw_client *c)
+{
+    if (c->req_done) {
+        /* The next request may already be here (pipelining): leave it in
+         * the buffer and stop reading until this exchange ends. */
+        bufferevent_disable(c->bev, EV_READ);
+        return GW_OK;
+    }
+    if (!c->up || c->ustate < US_HEAD_WAIT)
+        return GW_OK; /* not connected yet: the body waits in the client's input */
+    struct evbuffer *in = bufferevent_get_input(c->bev);
+    struct evbuffer *out = bufferevent_get_output(c->up->bev);
+    while (!c->req_done) {
+        size_t avail = evbuffer_get_length(in);
+        size_t room = evbuffer_get_length(out) < GW_HIGH_WATER ? GW_HIGH_WATER - evbuffer_get_length(out) : 0;
+        if (!avail || !room)
+            break;
+        if (avail > room)
+            avail = room;
+        if (c->req.h.body == RT_BODY_LENGTH) {
+            size_t n = avail < c->req_left ? avail : (size_t)c->req_left;
+            move_req_bytes(c, in, out, n);
+            c->req_left -= n;
+            c->req_done = c->req_left == 0;
+        } else {
+            bool done = false;
+            ssize_t n = scan_chunked(&c->req_ck, in, avail, &done);
+            if (n < 0) {
+                c->keep_alive = false;
+                if (c->resp_started)
+                    return gw_client_finish(c);
+                c->natt--; /* not the hop's fault: this attempt does not count */
+                gw_attempt_end(c);
+                return gw_client_fail(c, RT_E_client_bad_request, "invalid chunked framing in the request body", NULL, 0);
+            }
+            if (n == 0)
+                break;
+            move_req_bytes(c, in, out, (size_t)n);
+            c->req_done = done;
+        }
+    }
+    if (c->req_done)
+        bufferevent_disable(c->bev, EV_READ);
+    return GW_OK;
+}
+
+/* ==== Request head ==== */
+
+int gw_exchange_begin(gw_client *c)
+{
+    const rt_upstream *u = gw_up_entry(c);
+    rt_fwd_req_opts o = {
+        .absolute_form = u->scheme != RT_UP_DIRECT,
+        .proxy_auth = rt_slice_cstr(c->auth),
+        .close = false,
+    };
+    char stack[GW_HEAD_STACK];
+    char *heap = NULL;
+    rt_wbuf b;
+    rt_wbuf_init(&b, stack, sizeof stack);
+    rt_fwd_request_head(&b, &c->req, &c->url, &o);
+    if (b.overflow) {
+        size_t cap = c->head_len + 1024 + strlen(c->auth);
+        heap = malloc(cap);
+        if (!heap)
+            return gw_client_fail(c, RT_E_gateway_internal_error, "out of memory building the request", NULL, 0);
+        rt_wbuf_init(&b, heap, cap);
+        rt_fwd_request_head(&b, &c->req, &c->url, &o);
+    }
+    struct evbuffer *out = bufferevent_get_output(c->up->bev);
+    evbuffer_add(out, b.p, b.len);
+    free(heap);
+    c->ustate = US_HEAD_WAIT;
+    c->resp_body = RT_BODY_NONE;
+    /* A retry resends what the client already sent of the body. */
+    if (c->replay && evbuffer_get_length(c->replay))
+        evbuffer_add_buffer_reference(out, c->replay);
+    bufferevent_enable(c->up->bev, EV_READ | EV_WRITE);
+    gw_client_arm_timer(c, c->w->srv->cfg.read_timeout_ms);
+    if (!c->req_done)
+        bufferevent_enable(c->bev, EV_READ);
+    return gw_exchange_client_read(c);
+}
+
+/* ==== Response: hop -> client ==== */
+
+static bool body_complete(gw_client *c)
+{
+    return (c->resp_body == RT_BODY_LENGTH && c->resp_left == 0) || c->resp_body == RT_BODY_NONE;
+}
+
+/* The exchange is over: keep the hop connection when both sides allow. */
+static int exchange_done(gw_client *c)
+{
+    gw_attempt *a = &c->att[c->natt - 1];
+    a->ms = (uint32_t)(gw_now() - c->t_att_ms);
+    bool reusable = c->up && c->resp.h.keep_alive && c->req_done && c->resp_body != RT_BODY_CLOSE &&
+                    c->ustate == US_BODY;
+    if (c->att_active) {
+        atomic_fetch_sub(&c->pool->in_flight[c->up_idx], 1);
+        c->att_active = false;
+    }
+    if (reusable)
+        gw_upconn_park(c);
+    return gw_client_finish(c);
+}
+
+static int pump_response(gw_client *c)
+{
+    struct evbuffer *in = bufferevent_get_input(c->up->bev);
+    struct evbuffer *out = bufferevent_get_output(c->bev);
+    for (;;) {
+        size_t avail = evbuffer_get_length(in);
+        size_t queued = evbuffer_get_length(out);
+        if (queued >= GW_HIGH_WATER) {
+            /* The client reads slower than the hop sends: stop reading the
+             * hop until the client drains (client write callback). */
+            bufferevent_disable(c->up->bev, EV_READ);
+            return GW_OK;
+        }
+        if (body_complete(c))
+            return exchange_done(c);
+        if (!avail)
+            break;
+        size_t room = GW_HIGH_WATER - queued;
+        if (avail > room)
+            avail = room;
+        size_t n = 0;
+        if (c->resp_body == RT_BODY_LENGTH) {
+            n = avail < c->resp_left ? avail : (size_t)c->resp_left;
+            c->resp_left -= n;
+        } else if (c->resp_body == RT_BODY_CHUNKED) {
+            bool done = false;
+            ssize_t r = scan_chunked(&c->resp_ck, in, avail, &done);
+            if (r < 0) {
+                c->code = RT_E_target_response_incomplete;
+                snprintf(c->evidence, sizeof c->evidence, "invalid chunked framing in the response body");
+                c->att[c->natt - 1].code = c->code;
+                c->keep_alive = false;
+                return gw_client_finish(c);
+            }
+            n = (size_t)r;
+            if (done) {
+                evbuffer_remove_buffer(in, out, n);
+                c->resp_bytes += n;
+                c->bytes_out += n;
+                c->resp_body = RT_BODY_NONE; /* complete */
+                continue;
+            }
+            if (!n)
+                break;
+        } else { /* RT_BODY_CLOSE: everything until EOF */
+            n = avail;
+        }
+        evbuffer_remove_buffer(in, out, n);
+        c->resp_bytes += n;
+        c->bytes_out += n;
+    }
+    gw_client_arm_timer(c, c->w->srv->cfg.read_timeout_ms);
+    return GW_OK;
+}
+
+void gw_exchange_client_drained(gw_client *c)
+{
+    if (c->up && c->ustate == US_BODY) {
+        bufferevent_enable(c->up->bev, EV_READ);
+        pump_response(c);
+    }
+}
+
+/* Interim classification of a response head until the signature-based
+ * classifier is wired in: status classes only. */
+static rt_code classify_head(const gw_client *c, const rt_http_resp *r, char *ev, size_t evlen)
+{
+    bool direct = gw_hop_is_direct(c);
+    snprintf(ev, evlen, "status %d", r->status);
+    if (r->status == 407 && !direct)
+        return c->auth[0] ? RT_E_proxy_auth_failed : RT_E_proxy_auth_required;
+    if (r->status == 429)
+        return RT_E_target_rate_limited;
+    if (r->status == 403)
+        return RT_E_target_blocked;
+    if (r->status == 503)
+        return RT_E_target_unavailable;
+    if (r->status == 504)
+        return RT_E_target_gateway_timeout;
+    if (r->status >= 500)
+        return RT_E_target_server_error;
+    return RT_E_ok;
+}
+
+static int commit_head(gw_client *c, ssize_t head_len, rt_code code)
+{
+    rt_http_resp *r = &c->resp;
+    const rt_code_info *ci = rt_code_get(code);
+    if (r->h.body == RT_BODY_CLOSE)
+        c->keep_alive = false;
+    rt_fwd_resp_opts o = {
+        .close = !c->keep_alive || !c->req_done,
+        .attempts = c->natt,
+        .error = code != RT_E_ok && ci->origin == RT_ORIGIN_TARGET ? ci->name : NULL,
+    };
+    if (!c->req_done)
+        c->keep_alive = false;
+    char stack[GW_HEAD_STACK];
+    char *heap = NULL;
+    rt_wbuf b;
+    rt_wbuf_init(&b, stack, sizeof stack);
+    rt_fwd_response_head(&b, r, &o);
+    if (b.overflow) {
+        size_t cap = (size_t)head_len + 512;
+        heap = malloc(cap);
+        if (!heap)
+            return gw_attempt_failed(c, RT_E_gateway_internal_error, 0, "out of memory");
+        rt_wbuf_init(&b, heap, cap);
+        rt_fwd_response_head(&b, r, &o);
+    }
+    bufferevent_write(c->bev, b.p, b.len);
+    free(heap);
+    c->bytes_out += b.len;
+    c->status = r->status;
+    c->code = code;
+    c->resp_started = true;
+    c->resp_body = r->h.body;
+    c->resp_left = r->h.content_length;
+    if (c->resp_body == RT_BODY_CHUNKED)
+        rt_chunked_init(&c->resp_ck);
+    evbuffer_drain(bufferevent_get_input(c->up->bev), (size_t)head_len);
+    c->state = CS_RESPONSE;
+    c->ustate = US_BODY;
+    gw_attempt *a = &c->att[c->natt - 1];
+    a->code = code;
+    a->status = r->status;
+    return pump_response(c);
+}
+
+static int read_response_head(gw_client *c)
+{
+    struct evbuffer *in = bufferevent_get_input(c->up->bev);
+    gw_server *s = c->w->srv;
+    for (;;) {
+        size_t len = evbuffer_get_length(in);
+        if (!len)
+            return GW_OK;
+        size_t n = len < s->cfg.max_head_bytes + 1 ? len : s->cfg.max_head_bytes + 1;
+        const char *data = (const char *)evbuffer_pullup(in, (ssize_t)n);
+        rt_http_limits lim = { s->cfg.max_line_bytes, s->cfg.max_head_bytes };
+        memset(&c->resp, 0, sizeof c->resp);
+        c->resp.h.hdrs = c->rhdrs;
+        c->resp.h.max_hdrs = GW_MAX_HEADERS;
+        ssize_t r = rt_http_parse_response(data, n, &c->resp, c->req.meth, &lim);
+        if (r == RT_HP_AGAIN)
+            return GW_OK;
+        if (r < 0) {
+            char ev[160];
+            snprintf(ev, sizeof ev, "malformed response head: %s at byte %zu", rt_http_err_str(c->resp.h.err),
+                     c->resp.h.err_off);
+            return gw_attempt_failed(c, gw_hop_is_direct(c) ? RT_E_target_response_incomplete : RT_E_proxy_bad_response,
+                                     0, ev);
+        }
+        int st = c->resp.status;
+        if (st >= 100 && st < 200 && st != 101) {
+            /* Interim responses (100 Continue, 103 Early Hints) go to the
+             * client as they are and the final head follows. */
+            if (st == 100 || st == 103) {
+                bufferevent_write(c->bev, data, (size_t)r);
+                c->bytes_out += (uint64_t)r;
+            }
+            evbuffer_drain(in, (size_t)r);
+            continue;
+        }
+        char ev[GW_EVIDENCE];
+        rt_code code = classify_head(c, &c->resp, ev, sizeof ev);
+        const rt_code_info *ci = rt_code_get(code);
+        bool passes_through = ci->origin == RT_ORIGIN_TARGET || ci->origin == RT_ORIGIN_NONE;
+        if (code != RT_E_ok && gw_retry_allowed(c, code, true))
+            return gw_attempt_failed(c, code, st, ev);
+        if (!passes_through)
+            return gw_attempt_failed(c, code, st, ev);
+        snprintf(c->evidence, sizeof c->evidence, "%s", code == RT_E_ok ? "" : ev);
+        snprintf(c->att[c->natt - 1].evidence, sizeof c->att[0].evidence, "%s", code == RT_E_ok ? "" : ev);
+        return commit_head(c, r, code);
+    }
+}
+
+int gw_exchange_up_read(gw_client *c)
+{
+    if (c->ustate == US_HEAD_WAIT)
+        return read_response_head(c);
+    if (c->ustate == US_BODY)
+        return pump_response(c);
+    return GW_OK;
+}
+
+int gw_exchange_up_eof(gw_client *c, short what)
+{
+    int e = EVUTIL_SOCKET_ERROR();
+    if (c->ustate == US_BODY) {
+        if (c->resp_body == RT_BODY_CLOSE && (what & BEV_EVENT_EOF)) {
+            pump_response(c); /* whatever is still buffered */
+            if (!c->up)
+                return GW_GONE;
+            c->resp_body = RT_BODY_NONE;
+            c->keep_alive = false;
+            return exchange_done(c);
+        }
+        c->code = RT_E_target_response_incomplete;
+        snprintf(c->evidence, sizeof c->evidence, "connection closed after %llu body bytes, before the end of the body",
+                 (unsigned long long)c->resp_bytes);
+        c->att[c->natt - 1].code = c->code;
+        c->keep_alive = false;
+        return gw_client_finish(c);
+    }
+    bool got_bytes = c->up && evbuffer_get_length(bufferevent_get_input(c->up->bev)) > 0;
+    if (c->up && c->up->reused && !got_bytes && !c->stale_retry_used && c->natt) {
+        /* A parked connection the hop had already closed: not the hop's
+         * failure. Redo the same attempt once on a fresh connection. */
+        c->stale_retry_used = true;
+        c->natt--;
+        gw_attempt_end(c);
+        return gw_attempt_start(c);
+    }
+    char ev[160];
+    snprintf(ev, sizeof ev, "%s before a complete response head",
+             (what & BEV_EVENT_EOF) ? "connection closed" : (e ? strerror(e) : "connection error"));
+    rt_code code = gw_hop_is_direct(c) ? RT_E_target_reset
+                                       : (got_bytes ? RT_E_proxy_bad_response : RT_E_proxy_reset);
+    return gw_attempt_failed(c, code, 0, ev);
+}

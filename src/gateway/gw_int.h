@@ -1,0 +1,228 @@
+/* Gateway internals shared by the files of src/gateway. Not for other layers.
+ *
+ * Threads: each worker runs one event loop with its own listener
+ * (SO_REUSEPORT), DNS resolver, idle upstream connections and RNG. Workers
+ * share only the gw_server: configuration, the current pool (swapped on
+ * reload under a mutex, reference-counted so in-flight requests keep theirs),
+ * the log queue and atomic counters.
+ *
+ * Lifetime: a gw_client owns its current request state and at most one
+ * upstream connection. Callbacks that may free the client return GW_GONE;
+ * their callers must then return without touching it. */
+#ifndef ROTOR_GATEWAY_GW_INT_H
+#define ROTOR_GATEWAY_GW_INT_H
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/dns.h>
+#include <event2/event.h>
+#include <event2/listener.h>
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "core/base/rng.h"
+#include "core/errors/vocab.h"
+#include "core/http/http1.h"
+#include "core/pool/upstream.h"
+#include "gateway/gw.h"
+#include "io/addr.h"
+#include "io/logq.h"
+
+#define GW_MAX_HEADERS 128       /* header fields per message (431 beyond) */
+#define GW_MAX_ATTEMPTS 8        /* hard cap on attempts per request */
+#define GW_HIGH_WATER (256u << 10) /* output bytes before the other side stops reading */
+#define GW_IDLE_PER_WORKER 512   /* idle upstream connections kept per worker */
+#define GW_EVIDENCE 192
+
+enum { GW_OK = 0, GW_GONE = 1 };
+
+typedef struct gw_pool {
+    atomic_int refs;
+    rt_pool pool;
+    _Atomic uint32_t *in_flight; /* per entry */
+    uint64_t generation;
+} gw_pool;
+
+typedef struct gw_server gw_server;
+typedef struct gw_worker gw_worker;
+typedef struct gw_client gw_client;
+
+typedef struct gw_upconn {
+    gw_worker *w;
+    struct bufferevent *bev;
+    uint64_t key;             /* idle-pool key: which hop and credentials */
+    uint64_t idle_since_ms;
+    struct gw_upconn *next;   /* idle list link */
+    bool reused;              /* came from the idle pool */
+} gw_upconn;
+
+struct gw_worker {
+    gw_server *srv;
+    unsigned id;
+    pthread_t thread;
+    struct event_base *base;
+    struct evdns_base *dns;
+    struct evconnlistener *listener;
+    struct event *sig_hup, *sig_term, *sig_int, *idle_sweep, *wake;
+    rt_rng rng;
+    rt_picker picker;
+    gw_upconn *idle_head;     /* most recently parked first */
+    unsigned idle_count;
+    unsigned clients;
+    bool draining;
+};
+
+struct gw_server {
+    gw_config cfg;
+    io_addr listen_addr;
+    char listen_str[64];
+    char auth_expect[512];    /* "Basic <b64>" the clients must send, or "" */
+    pthread_mutex_t pool_mu;
+    gw_pool *pool;            /* current; guarded by pool_mu */
+    uint64_t pool_generation;
+    io_logq *log;
+    gw_worker *workers;
+    unsigned nworkers;
+    atomic_uint clients;      /* open client connections, all workers */
+    atomic_bool stopping;
+    uint16_t connect_ports[64][2]; /* allow-list ranges; n == 0: deny list only */
+    unsigned n_connect_ports;
+};
+
+typedef struct gw_attempt {
+    long idx;                 /* pool entry, -1 for none */
+    rt_code code;
+    int status;
+    uint32_t ms;
+    char evidence[GW_EVIDENCE];
+} gw_attempt;
+
+typedef enum gw_cstate {
+    CS_HEAD = 0,   /* reading a request head */
+    CS_UPSTREAM,   /* an attempt is under way (dialing, sending, awaiting the head) */
+    CS_RESPONSE,   /* the response head went to the client; body streaming */
+    CS_TUNNEL,     /* CONNECT established: relaying bytes */
+    CS_CLOSING,    /* flushing a final reply, then close */
+} gw_cstate;
+
+typedef enum gw_ustate {
+    US_NONE = 0, US_DIALING, US_CONNECT_SENT, US_HEAD_WAIT, US_BODY,
+} gw_ustate;
+
+struct gw_client {
+    gw_worker *w;
+    struct bufferevent *bev;
+    char peer[64];
+    gw_cstate state;
+    struct event *timer;      /* phase deadlines */
+
+    /* the request being handled */
+    char *head;               /* owned copy of the request head */
+    size_t head_len;
+    rt_http_req req;
+    rt_http_hdr hdrs[GW_MAX_HEADERS];
+    rt_url url;
+    uint64_t t_start_ms, t_wall_ms, deadline_ms;
+    bool keep_alive;          /* the client connection may serve another request */
+    bool json_errors;
+    char session[96];
+
+    /* request body client -> upstream */
+    uint64_t req_left;        /* RT_BODY_LENGTH: bytes still to come */
+    rt_chunked req_ck;
+    bool req_done;            /* the whole request body was read from the client */
+    uint64_t req_bytes;
+    struct evbuffer *replay;  /* copy of the body for retries, while it fits */
+    bool replay_ok;
+
+    /* attempts */
+    gw_pool *pool;
+    gw_attempt att[GW_MAX_ATTEMPTS];
+    unsigned natt;
+    uint64_t t_att_ms;
+    gw_upconn *up;
+    gw_ustate ustate;
+    long up_idx;
+    bool att_active;          /* an attempt holds an in-flight slot */
+    bool in_dial;             /* inside the connect call: events are queued */
+    short dial_events;        /* events reported during the connect call */
+    bool stale_retry_used;    /* one free redo after a reused idle connection died */
+    char auth[600];           /* Proxy-Authorization for this attempt, or "" */
+    char exit_token[40];      /* session token filled into a {session} slot */
+
+    /* response upstream -> client */
+    rt_http_resp resp;
+    rt_http_hdr rhdrs[GW_MAX_HEADERS];
+    uint64_t resp_left;
+    rt_chunked resp_ck;
+    rt_body_kind resp_body;
+    uint64_t resp_bytes;      /* body bytes sent to the client */
+    uint64_t tunnel_up, tunnel_down;
+    bool resp_started;        /* some byte of a response went to the client */
+
+    /* outcome */
+    int status;
+    rt_code code;
+    char evidence[GW_EVIDENCE];
+    uint64_t bytes_in, bytes_out;
+};
+
+/* server.c */
+gw_pool *gw_pool_acquire(gw_server *s);
+void gw_pool_release(gw_pool *p);
+
+/* client.c */
+void gw_client_accept(gw_worker *w, evutil_socket_t fd, const struct sockaddr *sa);
+/* Finish the current request: log it, then keep the connection for the next
+ * request or close it. May free the client: returns GW_GONE then. */
+int gw_client_finish(gw_client *c);
+/* Answer with a rotor-generated error and finish. Returns GW_GONE if freed. */
+int gw_client_fail(gw_client *c, rt_code code, const char *evidence, const char *hint, uint32_t retry_after_s);
+int gw_client_close(gw_client *c);
+void gw_client_arm_timer(gw_client *c, unsigned ms);
+
+/* upstream.c */
+/* Start an attempt on a newly picked upstream (or finish with an error when
+ * none is left). */
+int gw_attempt_start(gw_client *c);
+/* The current attempt failed with code; decide on a retry or answer. */
+int gw_attempt_failed(gw_client *c, rt_code code, int status, const char *evidence);
+/* A phase deadline passed (connect, response head, body gap, tunnel idle). */
+int gw_attempt_timeout(gw_client *c);
+/* Would a failure with this code be retried now? (nothing sent to the
+ * client yet, attempts left, body replayable, method rules) */
+bool gw_retry_allowed(const gw_client *c, rt_code code, bool reached_target);
+/* Release the attempt's in-flight slot and its connection (freed, unless
+ * the caller parked it first). */
+void gw_attempt_end(gw_client *c);
+/* Is the current hop the target itself (a `direct` entry)? */
+bool gw_hop_is_direct(const gw_client *c);
+/* Map a socket-level failure of the current hop to the vocabulary. */
+rt_code gw_net_code(const gw_client *c, int sys_errno, bool dns, bool timeout, bool connected);
+void gw_upconn_free(gw_upconn *u);
+void gw_upconn_park(gw_client *c);       /* return the connection to the idle pool */
+void gw_idle_sweep(gw_worker *w, uint64_t now_ms);
+void gw_idle_flush(gw_worker *w);
+
+/* exchange.c: HTTP requests over the attempt's connection */
+int gw_exchange_begin(gw_client *c);     /* connection ready: send head (+ body) */
+int gw_exchange_client_read(gw_client *c);
+int gw_exchange_up_read(gw_client *c);
+int gw_exchange_up_eof(gw_client *c, short what);
+void gw_exchange_client_drained(gw_client *c);
+
+/* tunnel.c: CONNECT */
+int gw_tunnel_begin(gw_client *c);       /* connection ready: send CONNECT or reply 200 */
+int gw_tunnel_up_read(gw_client *c);
+int gw_tunnel_relay(gw_client *c, bool from_client);
+int gw_tunnel_eof(gw_client *c, bool client_side, short what);
+
+/* record.c */
+void gw_record_log(gw_client *c);
+
+/* shared helpers */
+uint64_t gw_now(void);
+const rt_upstream *gw_up_entry(const gw_client *c);
+void gw_set_nodelay(struct bufferevent *bev);
+
+#endif

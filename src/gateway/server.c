@@ -1,0 +1,408 @@
+/* Startup, worker threads, signals, pool reload and shutdown of `rotor serve`. */
+#include <errno.h>
+#include <event2/thread.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "core/base/wbuf.h"
+#include "gateway/gw_int.h"
+#include "io/clock.h"
+
+#define GW_DRAIN_MS 10000 /* SIGTERM: how long in-flight requests may finish */
+
+void gw_config_defaults(gw_config *c)
+{
+    memset(c, 0, sizeof *c);
+    c->listen = "127.0.0.1:8899";
+    c->rotation = RT_PICK_ROUND_ROBIN;
+    c->threads = 1;
+    c->connect_timeout_ms = 10000;
+    c->read_timeout_ms = 30000;
+    c->request_timeout_ms = 120000;
+    c->header_timeout_ms = 15000;
+    c->idle_timeout_ms = 60000;
+    c->tunnel_idle_ms = 300000;
+    c->max_attempts = 4;
+    c->max_replay_bytes = 1u << 20;
+    c->max_head_bytes = RT_HTTP_DEFAULT_MAX_HEAD;
+    c->max_line_bytes = RT_HTTP_DEFAULT_MAX_LINE;
+    c->max_clients = 10000;
+}
+
+uint64_t gw_now(void) { return io_now_ms(); }
+
+void gw_set_nodelay(struct bufferevent *bev)
+{
+    /* Whole heads are written in one call, so Nagle only adds delay: a peer
+     * measured without TCP_NODELAY stalled 40 ms per request behind delayed
+     * ACKs. */
+    int one = 1;
+    evutil_socket_t fd = bufferevent_getfd(bev);
+    if (fd >= 0)
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+}
+
+/* ==== Pool references ==== */
+
+static gw_pool *pool_wrap(rt_pool *p, uint64_t gen)
+{
+    gw_pool *g = calloc(1, sizeof *g);
+    if (!g)
+        return NULL;
+    g->in_flight = calloc(p->n ? p->n : 1, sizeof *g->in_flight);
+    if (!g->in_flight) {
+        free(g);
+        return NULL;
+    }
+    g->pool = *p;
+    g->generation = gen;
+    atomic_init(&g->refs, 1);
+    return g;
+}
+
+gw_pool *gw_pool_acquire(gw_server *s)
+{
+    pthread_mutex_lock(&s->pool_mu);
+    gw_pool *p = s->pool;
+    atomic_fetch_add(&p->refs, 1);
+    pthread_mutex_unlock(&s->pool_mu);
+    return p;
+}
+
+void gw_pool_release(gw_pool *p)
+{
+    if (p && atomic_fetch_sub(&p->refs, 1) == 1) {
+        rt_pool_clear(&p->pool);
+        free((void *)p->in_flight);
+        free(p);
+    }
+}
+
+static int load_pool(const gw_config *cfg, rt_pool *out, char *err, size_t errlen)
+{
+    if (!cfg->pool_path) {
+        static const char direct[] = "direct\n";
+        return rt_pool_parse("(built-in)", direct, sizeof direct - 1, out, err, errlen);
+    }
+    return rt_pool_load(cfg->pool_path, out, err, errlen);
+}
+
+static void log_event(gw_server *s, const char *event, const char *detail)
+{
+    char line[1024];
+    rt_wbuf b;
+    rt_wbuf_init(&b, line, sizeof line);
+    rt_wbuf_addf(&b, "{\"time_ms\":%llu,\"event\":\"%s\",\"detail\":\"",
+                 (unsigned long long)io_wall_ms(), event);
+    rt_wbuf_add_json(&b, rt_slice_cstr(detail));
+    rt_wbuf_adds(&b, "\"}");
+    if (s->log && !b.overflow)
+        io_logq_put(s->log, line, b.len);
+    fprintf(stderr, "rotor: %s: %s\n", event, detail);
+}
+
+static void reload_pool(gw_server *s)
+{
+    rt_pool p;
+    char err[512], msg[640];
+    if (load_pool(&s->cfg, &p, err, sizeof err) != 0) {
+        snprintf(msg, sizeof msg, "%s; keeping the previous pool (%zu upstreams). Fix the file and send SIGHUP again.",
+                 err, s->pool->pool.n);
+        log_event(s, "reload_failed", msg);
+        return;
+    }
+    gw_pool *g = pool_wrap(&p, ++s->pool_generation);
+    if (!g) {
+        rt_pool_clear(&p);
+        log_event(s, "reload_failed", "out of memory; keeping the previous pool");
+        return;
+    }
+    pthread_mutex_lock(&s->pool_mu);
+    gw_pool *old = s->pool;
+    s->pool = g;
+    pthread_mutex_unlock(&s->pool_mu);
+    gw_pool_release(old);
+    snprintf(msg, sizeof msg, "%s: %zu upstreams (generation %llu)", s->cfg.pool_path ? s->cfg.pool_path : "(built-in)",
+             g->pool.n, (unsigned long long)g->generation);
+    log_event(s, "pool_reloaded", msg);
+    if (s->log)
+        io_logq_reopen(s->log);
+}
+
+/* ==== Workers ==== */
+
+static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int salen, void *arg)
+{
+    gw_worker *w = arg;
+    gw_server *s = w->srv;
+    if (atomic_load(&s->stopping)) {
+        evutil_closesocket(fd);
+        return;
+    }
+    gw_client_accept(w, fd, sa);
+}
+
+static void on_accept_error(struct evconnlistener *l, void *arg)
+{
+    gw_worker *w = arg;
+    int e = EVUTIL_SOCKET_ERROR();
+    /* EMFILE/ENFILE: out of descriptors. Pause accepting briefly rather than
+     * spin; clients queue in the backlog meanwhile. */
+    fprintf(stderr, "rotor: accept failed on %s: %s (raise 'ulimit -n' or lower --max-clients)\n",
+            w->srv->listen_str, evutil_socket_error_to_string(e));
+    evconnlistener_disable(l);
+    struct timeval tv = { 0, 100000 };
+    event_add(w->wake, &tv);
+}
+
+static void on_wake(evutil_socket_t fd, short what, void *arg)
+{
+    gw_worker *w = arg;
+    if (!w->draining && w->listener)
+        evconnlistener_enable(w->listener);
+}
+
+static void on_idle_sweep(evutil_socket_t fd, short what, void *arg)
+{
+    gw_worker *w = arg;
+    gw_idle_sweep(w, gw_now());
+    if (w->draining && w->clients == 0)
+        event_base_loopexit(w->base, NULL);
+}
+
+static void begin_drain(gw_server *s)
+{
+    if (atomic_exchange(&s->stopping, true))
+        return;
+    fprintf(stderr, "rotor: stopping: no new connections; in-flight requests have %d s to finish\n",
+            GW_DRAIN_MS / 1000);
+    for (unsigned i = 0; i < s->nworkers; i++) {
+        gw_worker *w = &s->workers[i];
+        struct timeval tv = { GW_DRAIN_MS / 1000, 0 };
+        event_base_loopexit(w->base, &tv);
+        w->draining = true;
+        /* The listener belongs to its worker's loop; it is disabled there
+         * on the next sweep (below) by freeing it through a one-shot. */
+        event_active(w->wake, EV_READ, 0);
+    }
+}
+
+static void on_drain_wake(gw_worker *w)
+{
+    if (w->listener) {
+        evconnlistener_free(w->listener);
+        w->listener = NULL;
+    }
+    gw_idle_flush(w);
+    if (w->clients == 0)
+        event_base_loopexit(w->base, NULL);
+}
+
+static void on_wake_or_drain(evutil_socket_t fd, short what, void *arg)
+{
+    gw_worker *w = arg;
+    if (w->draining)
+        on_drain_wake(w);
+    else
+        on_wake(fd, what, arg);
+}
+
+static void on_signal(evutil_socket_t sig, short what, void *arg)
+{
+    gw_server *s = arg;
+    if (sig == SIGHUP)
+        reload_pool(s);
+    else
+        begin_drain(s);
+}
+
+static int worker_init(gw_server *s, gw_worker *w, unsigned id, char *err, size_t errlen)
+{
+    w->srv = s;
+    w->id = id;
+    w->base = event_base_new();
+    if (!w->base) {
+        snprintf(err, errlen, "cannot create an event loop");
+        return -1;
+    }
+    w->dns = evdns_base_new(w->base, EVDNS_BASE_INITIALIZE_NAMESERVERS | EVDNS_BASE_DISABLE_WHEN_INACTIVE);
+    if (!w->dns) /* no resolv.conf: numeric hosts still work */
+        w->dns = evdns_base_new(w->base, EVDNS_BASE_DISABLE_WHEN_INACTIVE);
+    unsigned flags = LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_EXEC;
+    if (s->nworkers > 1)
+        flags |= LEV_OPT_REUSEABLE_PORT;
+    w->listener = evconnlistener_new_bind(w->base, on_accept, w, flags, 1024,
+                                          (struct sockaddr *)&s->listen_addr.ss, (int)s->listen_addr.len);
+    if (!w->listener) {
+        int e = errno;
+        snprintf(err, errlen, "cannot listen on %s: %s%s", s->listen_str, strerror(e),
+                 e == EADDRINUSE ? " (another process uses this port: stop it or pick another with --listen)" :
+                 e == EACCES ? " (ports below 1024 need root or CAP_NET_BIND_SERVICE)" : "");
+        return -1;
+    }
+    evconnlistener_set_error_cb(w->listener, on_accept_error);
+    w->wake = event_new(w->base, -1, 0, on_wake_or_drain, w);
+    w->idle_sweep = event_new(w->base, -1, EV_PERSIST, on_idle_sweep, w);
+    struct timeval sweep = { 1, 0 };
+    event_add(w->idle_sweep, &sweep);
+    rt_rng_seed(&w->rng, (uint64_t)io_wall_ms() ^ ((uint64_t)getpid() << 20) ^ ((uint64_t)id << 40));
+    w->picker.mode = s->cfg.rotation;
+    if (id == 0) {
+        w->sig_hup = evsignal_new(w->base, SIGHUP, on_signal, s);
+        w->sig_term = evsignal_new(w->base, SIGTERM, on_signal, s);
+        w->sig_int = evsignal_new(w->base, SIGINT, on_signal, s);
+        event_add(w->sig_hup, NULL);
+        event_add(w->sig_term, NULL);
+        event_add(w->sig_int, NULL);
+    }
+    return 0;
+}
+
+static void worker_free(gw_worker *w)
+{
+    gw_idle_flush(w);
+    if (w->listener)
+        evconnlistener_free(w->listener);
+    struct event *evs[] = { w->sig_hup, w->sig_term, w->sig_int, w->idle_sweep, w->wake };
+    for (size_t i = 0; i < sizeof evs / sizeof evs[0]; i++)
+        if (evs[i])
+            event_free(evs[i]);
+    if (w->dns)
+        evdns_base_free(w->dns, 0);
+    if (w->base)
+        event_base_free(w->base);
+}
+
+static void *worker_main(void *arg)
+{
+    gw_worker *w = arg;
+    event_base_dispatch(w->base);
+    return NULL;
+}
+
+/* ==== Startup checks ==== */
+
+static int parse_ports(gw_server *s, const char *spec, char *err, size_t errlen)
+{
+    const char *p = spec;
+    while (*p) {
+        char *end;
+        long a = strtol(p, &end, 10), b = a;
+        if (end == p)
+            goto bad;
+        if (*end == '-') {
+            p = end + 1;
+            b = strtol(p, &end, 10);
+            if (end == p)
+                goto bad;
+        }
+        if (a < 1 || b > 65535 || a > b || s->n_connect_ports >= 64)
+            goto bad;
+        s->connect_ports[s->n_connect_ports][0] = (uint16_t)a;
+        s->connect_ports[s->n_connect_ports][1] = (uint16_t)b;
+        s->n_connect_ports++;
+        if (*end == ',')
+            end++;
+        else if (*end)
+            goto bad;
+        p = end;
+    }
+    return 0;
+bad:
+    snprintf(err, errlen, "--connect-ports '%s': expected a list like 443,8443,9000-9100 (at most 64 items)", spec);
+    return -1;
+}
+
+static int setup(gw_server *s, const gw_config *cfg, char *err, size_t errlen)
+{
+    s->cfg = *cfg;
+    if (io_addr_parse(cfg->listen, &s->listen_addr, err, errlen) != 0)
+        return -1;
+    io_addr_str((struct sockaddr *)&s->listen_addr.ss, s->listen_str, sizeof s->listen_str);
+    if (!io_addr_is_loopback(&s->listen_addr) && !cfg->auth && !cfg->allow_open) {
+        snprintf(err, errlen,
+                 "refusing to listen on %s without client authentication: anyone who can reach it could use "
+                 "your proxy pool. Add --auth USER:PASS, or --allow-open if a firewall already restricts access, "
+                 "or listen on 127.0.0.1.", s->listen_str);
+        return -1;
+    }
+    if (cfg->auth) {
+        if (!strchr(cfg->auth, ':')) {
+            snprintf(err, errlen, "--auth expects USER:PASS");
+            return -1;
+        }
+        rt_wbuf b;
+        rt_wbuf_init(&b, s->auth_expect, sizeof s->auth_expect - 1);
+        rt_wbuf_adds(&b, "Basic ");
+        rt_wbuf_add_base64(&b, cfg->auth, strlen(cfg->auth));
+        if (b.overflow) {
+            snprintf(err, errlen, "--auth credentials are too long");
+            return -1;
+        }
+        s->auth_expect[b.len] = 0;
+    }
+    if (cfg->connect_ports && parse_ports(s, cfg->connect_ports, err, errlen) != 0)
+        return -1;
+    rt_pool p;
+    if (load_pool(cfg, &p, err, errlen) != 0)
+        return -1;
+    s->pool = pool_wrap(&p, ++s->pool_generation);
+    if (!s->pool) {
+        rt_pool_clear(&p);
+        snprintf(err, errlen, "out of memory loading the pool");
+        return -1;
+    }
+    pthread_mutex_init(&s->pool_mu, NULL);
+    if (cfg->log_path && !(s->log = io_logq_open(cfg->log_path, 0, err, errlen)))
+        return -1;
+    return 0;
+}
+
+int gw_run(const gw_config *cfg)
+{
+    static gw_server srv; /* one per process: signal handlers find it */
+    gw_server *s = &srv;
+    char err[768];
+    signal(SIGPIPE, SIG_IGN);
+    evthread_use_pthreads();
+    if (setup(s, cfg, err, sizeof err) != 0) {
+        fprintf(stderr, "rotor serve: %s\n", err);
+        return 1;
+    }
+    s->nworkers = cfg->threads ? cfg->threads : 1;
+    s->workers = calloc(s->nworkers, sizeof *s->workers);
+    if (!s->workers) {
+        fprintf(stderr, "rotor serve: out of memory\n");
+        return 1;
+    }
+    for (unsigned i = 0; i < s->nworkers; i++) {
+        if (worker_init(s, &s->workers[i], i, err, sizeof err) != 0) {
+            fprintf(stderr, "rotor serve: %s\n", err);
+            for (unsigned j = 0; j <= i; j++)
+                worker_free(&s->workers[j]);
+            return 1;
+        }
+    }
+    fprintf(stderr, "rotor: listening on %s (pool %s: %zu upstreams, rotation %s, %u thread%s)\n", s->listen_str,
+            cfg->pool_path ? cfg->pool_path : "built-in direct", s->pool->pool.n, rt_pick_mode_name(cfg->rotation),
+            s->nworkers, s->nworkers == 1 ? "" : "s");
+    for (unsigned i = 1; i < s->nworkers; i++)
+        pthread_create(&s->workers[i].thread, NULL, worker_main, &s->workers[i]);
+    worker_main(&s->workers[0]);
+    begin_drain(s); /* loop 0 ended: make sure the others end too */
+    for (unsigned i = 1; i < s->nworkers; i++)
+        pthread_join(s->workers[i].thread, NULL);
+    for (unsigned i = 0; i < s->nworkers; i++)
+        worker_free(&s->workers[i]);
+    free(s->workers);
+    gw_pool_release(s->pool);
+    io_logq_close(s->log);
+    fprintf(stderr, "rotor: stopped\n");
+    return 0;
+}

@@ -1,0 +1,164 @@
+/* CONNECT: asking the upstream proxy for a tunnel (or dialing the target
+ * for `direct`), telling the client, then relaying bytes both ways with
+ * backpressure. Tunnel establishment is retried across upstreams before
+ * the client sees anything; once the client has its 200, nothing is. */
+#include <stdio.h>
+#include <string.h>
+
+#include "core/http/forward.h"
+#include "gateway/gw_int.h"
+
+static const char established[] = "HTTP/1.1 200 Connection established\r\n\r\n";
+
+static int tunnel_open(gw_client *c)
+{
+    gw_attempt *a = &c->att[c->natt - 1];
+    a->code = RT_E_ok;
+    a->status = 200;
+    a->ms = (uint32_t)(gw_now() - c->t_att_ms);
+    bufferevent_write(c->bev, established, sizeof established - 1);
+    c->bytes_out += sizeof established - 1;
+    c->status = 200;
+    c->code = RT_E_ok;
+    c->resp_started = true;
+    c->state = CS_TUNNEL;
+    c->keep_alive = false;
+    bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+    bufferevent_enable(c->up->bev, EV_READ | EV_WRITE);
+    gw_client_arm_timer(c, c->w->srv->cfg.tunnel_idle_ms);
+    /* Bytes that arrived behind the CONNECT request or the proxy's 200. */
+    gw_tunnel_relay(c, true);
+    if (c->state == CS_TUNNEL && c->up)
+        gw_tunnel_relay(c, false);
+    return GW_OK;
+}
+
+int gw_tunnel_begin(gw_client *c)
+{
+    if (gw_hop_is_direct(c)) {
+        c->ustate = US_BODY;
+        return tunnel_open(c);
+    }
+    char buf[1024];
+    rt_wbuf b;
+    rt_wbuf_init(&b, buf, sizeof buf);
+    rt_fwd_connect_head(&b, &c->url, rt_slice_cstr(c->auth));
+    bufferevent_write(c->up->bev, b.p, b.len);
+    c->ustate = US_CONNECT_SENT;
+    bufferevent_enable(c->up->bev, EV_READ | EV_WRITE);
+    gw_client_arm_timer(c, c->w->srv->cfg.read_timeout_ms);
+    return GW_OK;
+}
+
+/* Interim classification of a refused CONNECT until the signature-based
+ * classifier is wired in. */
+static rt_code classify_connect_reply(const gw_client *c, int status)
+{
+    switch (status) {
+    case 407: return c->auth[0] ? RT_E_proxy_auth_failed : RT_E_proxy_auth_required;
+    case 403: return RT_E_proxy_connect_refused;
+    case 405:
+    case 501: return RT_E_proxy_connect_unsupported;
+    case 503: return RT_E_proxy_overloaded;
+    case 504: return RT_E_target_connect_timeout;
+    default: return RT_E_proxy_error;
+    }
+}
+
+int gw_tunnel_up_read(gw_client *c)
+{
+    if (c->state == CS_TUNNEL)
+        return gw_tunnel_relay(c, false);
+    struct evbuffer *in = bufferevent_get_input(c->up->bev);
+    size_t len = evbuffer_get_length(in);
+    gw_server *s = c->w->srv;
+    size_t n = len < s->cfg.max_head_bytes + 1 ? len : s->cfg.max_head_bytes + 1;
+    const char *data = (const char *)evbuffer_pullup(in, (ssize_t)n);
+    rt_http_limits lim = { s->cfg.max_line_bytes, s->cfg.max_head_bytes };
+    memset(&c->resp, 0, sizeof c->resp);
+    c->resp.h.hdrs = c->rhdrs;
+    c->resp.h.max_hdrs = GW_MAX_HEADERS;
+    ssize_t r = rt_http_parse_response(data, n, &c->resp, RT_M_CONNECT, &lim);
+    if (r == RT_HP_AGAIN)
+        return GW_OK;
+    char ev[GW_EVIDENCE];
+    if (r < 0) {
+        snprintf(ev, sizeof ev, "malformed reply to CONNECT: %s", rt_http_err_str(c->resp.h.err));
+        return gw_attempt_failed(c, RT_E_proxy_bad_response, 0, ev);
+    }
+    int st = c->resp.status;
+    if (st >= 200 && st < 300) {
+        evbuffer_drain(in, (size_t)r);
+        c->ustate = US_BODY;
+        return tunnel_open(c);
+    }
+    snprintf(ev, sizeof ev, "proxy answered CONNECT with %d " RT_SLICE_FMT, st, RT_SLICE_ARG(c->resp.reason));
+    return gw_attempt_failed(c, classify_connect_reply(c, st), st, ev);
+}
+
+int gw_tunnel_relay(gw_client *c, bool from_client)
+{
+    if (c->state != CS_TUNNEL || !c->up)
+        return GW_OK;
+    struct bufferevent *src = from_client ? c->bev : c->up->bev;
+    struct bufferevent *dst = from_client ? c->up->bev : c->bev;
+    struct evbuffer *in = bufferevent_get_input(src);
+    struct evbuffer *out = bufferevent_get_output(dst);
+    size_t n = evbuffer_get_length(in);
+    if (n) {
+        evbuffer_add_buffer(out, in);
+        if (from_client)
+            c->tunnel_up += n;
+        else
+            c->tunnel_down += n;
+        gw_client_arm_timer(c, c->w->srv->cfg.tunnel_idle_ms);
+    }
+    /* Backpressure: a side whose peer has a full output stops reading; the
+     * peer's write callback (this function, called for the other
+     * direction's drain) turns it back on. */
+    if (evbuffer_get_length(out) >= GW_HIGH_WATER)
+        bufferevent_disable(src, EV_READ);
+    else
+        bufferevent_enable(src, EV_READ);
+    struct evbuffer *back = bufferevent_get_output(src);
+    struct bufferevent *other = dst;
+    if (evbuffer_get_length(back) < GW_HIGH_WATER)
+        bufferevent_enable(other, EV_READ);
+    return GW_OK;
+}
+
+int gw_tunnel_eof(gw_client *c, bool client_side, short what)
+{
+    if (c->state != CS_TUNNEL) {
+        /* The proxy closed before answering CONNECT. */
+        int e = EVUTIL_SOCKET_ERROR();
+        char ev[128];
+        snprintf(ev, sizeof ev, "%s before answering CONNECT",
+                 (what & BEV_EVENT_EOF) ? "proxy closed the connection" : (e ? strerror(e) : "connection error"));
+        return gw_attempt_failed(c, gw_net_code(c, e, false, false, true), 0, ev);
+    }
+    /* One side ended: hand over what it sent, then end the tunnel. */
+    struct bufferevent *src = client_side ? c->bev : c->up->bev;
+    struct bufferevent *dst = client_side ? c->up->bev : c->bev;
+    size_t n = evbuffer_get_length(bufferevent_get_input(src));
+    if (n) {
+        evbuffer_add_buffer(bufferevent_get_output(dst), bufferevent_get_input(src));
+        if (client_side)
+            c->tunnel_up += n;
+        else
+            c->tunnel_down += n;
+    }
+    if (!client_side) {
+        snprintf(c->evidence, sizeof c->evidence, "target side closed the tunnel");
+        /* The upstream's data is on its way to the client: let the client
+         * connection flush it, then close. */
+        gw_attempt_end(c);
+        c->keep_alive = false;
+        return gw_client_finish(c);
+    }
+    snprintf(c->evidence, sizeof c->evidence, "client closed the tunnel");
+    c->keep_alive = false;
+    /* Client gone: nothing can be delivered to it any more. */
+    evbuffer_drain(bufferevent_get_output(c->bev), evbuffer_get_length(bufferevent_get_output(c->bev)));
+    return gw_client_finish(c);
+}
