@@ -148,7 +148,7 @@ struct gw_client {
     short dial_events;        /* events reported during the connect call */
     bool stale_retry_used;    /* one free redo after a reused idle connection died */
     char auth[600];           /* Proxy-Authorization for this attempt, or "" */
-    char exit_token[40];      /* session token filled into a {session} slot */
+    char exit_token[96];      /* session token filled into a {session} slot */
 
     /* response upstream -> client */
     rt_http_resp resp;
