@@ -15,7 +15,7 @@ for src in tests/fuzz/fuzz_*.c; do
   work=$(mktemp -d)
   cp -r "$corpus"/. "$work"/ 2>/dev/null || true
   if "$build/$name" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 \
-       -artifact_prefix="$build/$name-" "$work" >"$build/$name.log" 2>&1; then
+       -print_final_stats=1 -artifact_prefix="$build/$name-" "$work" >"$build/$name.log" 2>&1; then
     echo "fuzz: $name ok ($(grep -o 'stat::number_of_executed_units: [0-9]*' "$build/$name.log" | awk '{print $2}' || true) runs in ${secs}s)"
   else
     echo "fuzz: $name FAILED, see $build/$name.log"; tail -30 "$build/$name.log"; fail=1
