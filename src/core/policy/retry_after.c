@@ -108,8 +108,20 @@ static bool finish(int64_t y, int mon, int d, int h, int mi, int s, int64_t *out
     return true;
 }
 
+static rt_slice trim(rt_slice v)
+{
+    while (v.n > 0 && (v.p[0] == ' ' || v.p[0] == '\t')) {
+        v.p++;
+        v.n--;
+    }
+    while (v.n > 0 && (v.p[v.n - 1] == ' ' || v.p[v.n - 1] == '\t'))
+        v.n--;
+    return v;
+}
+
 int rt_http_date_parse(rt_slice v, uint64_t now_unix_ms, int64_t *unix_s)
 {
+    v = trim(v);
     cur c = { v.p, v.p + v.n };
     int d, mon, y, h, mi, s;
     if (v.n == 0)
@@ -157,17 +169,6 @@ int rt_http_date_parse(rt_slice v, uint64_t now_unix_ms, int64_t *unix_s)
         return finish(full, mon, d, h, mi, s, unix_s) ? 0 : -1;
     }
     return -1;
-}
-
-static rt_slice trim(rt_slice v)
-{
-    while (v.n > 0 && (v.p[0] == ' ' || v.p[0] == '\t')) {
-        v.p++;
-        v.n--;
-    }
-    while (v.n > 0 && (v.p[v.n - 1] == ' ' || v.p[v.n - 1] == '\t'))
-        v.n--;
-    return v;
 }
 
 /* Store a delay, clamped to RT_RETRY_AFTER_MAX_MS. */

@@ -47,7 +47,8 @@ int rt_ratelimit_reset_parse(rt_slice value, uint64_t now_unix_ms, uint64_t *del
  * Leniencies: month and day names match ASCII case-insensitively, and the
  * day name is not checked against the date. Fields are range-checked
  * (day within its month, hour <= 23, minute <= 59, second <= 60).
- * Returns 0 with *unix_s set, or -1. */
+ * Surrounding spaces and tabs are ignored. Returns 0 with *unix_s set,
+ * or -1. */
 int rt_http_date_parse(rt_slice value, uint64_t now_unix_ms, int64_t *unix_s);
 
 #endif
