@@ -27,6 +27,11 @@
 #define RT_BANS_RECENT_DOMAINS 1024u /* domains with a recent-ban record */
 #define RT_BANS_RECENT_EXITS 16u /* exits remembered per domain; counts saturate here */
 #define RT_BANS_TTL_MS 600000u   /* suggested ban length: 10 minutes */
+/* Suggested rule for target_blocked_everywhere: this many distinct exits
+ * banned for one domain within the window (callers with smaller pools use
+ * min(this, pool size)). */
+#define RT_BANS_EVERYWHERE_EXITS 5u
+#define RT_BANS_EVERYWHERE_WINDOW_MS 600000u
 
 typedef struct rt_ban_slot {
     uint64_t domain;  /* domain hash */

@@ -22,6 +22,8 @@ void rt_breaker_init(rt_breaker *b, const rt_breaker_cfg *cfg)
         rt_breaker_cfg_default(&b->cfg);
     if (b->cfg.probes == 0)
         b->cfg.probes = 1;
+    if (b->cfg.probe_timeout_ms == 0)
+        b->cfg.probe_timeout_ms = RT_BREAKER_PROBE_TIMEOUT_MS;
     if (b->cfg.cooldown_max_ms < b->cfg.cooldown_ms)
         b->cfg.cooldown_max_ms = b->cfg.cooldown_ms;
     rt_window_init(&b->w, b->cfg.window_ms, b->cfg.buckets);
