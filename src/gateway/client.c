@@ -160,6 +160,11 @@ static void reset_request(gw_client *c)
     c->session[0] = 0;
     c->json_errors = false;
     c->resp_body = RT_BODY_NONE;
+    c->domain_hash = 0;
+    c->probe = c->retry_wait = false;
+    c->retry_delay_ms = 0;
+    c->retries = 0;
+    c->stale_retry_used = false;
 }
 
 int gw_client_finish(gw_client *c)
@@ -317,6 +322,17 @@ static int handle_request(gw_client *c)
     }
     c->pool = gw_pool_acquire(s);
     c->state = CS_UPSTREAM;
+    bool answered;
+    int rc = gw_policy_admit(c, &answered);
+    if (answered)
+        return rc;
+    if (c->retry_delay_ms) {
+        /* The domain is paced: the first attempt waits its turn. */
+        c->retry_wait = true;
+        gw_client_arm_timer(c, (unsigned)c->retry_delay_ms);
+        c->retry_delay_ms = 0;
+        return GW_OK;
+    }
     return gw_attempt_start(c);
 }
 

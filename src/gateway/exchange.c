@@ -8,7 +8,9 @@
 #include <string.h>
 
 #include "core/http/forward.h"
+#include "core/policy/retry_after.h"
 #include "gateway/gw_int.h"
+#include "io/clock.h"
 
 #define GW_HEAD_STACK 16384 /* heads up to this size are built on the stack */
 
@@ -248,6 +250,17 @@ static rt_code classify_head(const gw_client *c, const rt_http_resp *r, char *ev
     return RT_E_ok;
 }
 
+/* Retry-After (both forms, RFC 9110 section 10.2.3) or, failing that,
+ * X-RateLimit-Reset, as a wait in milliseconds. */
+static bool response_retry_after(const rt_http_resp *r, uint64_t *ms)
+{
+    const rt_http_hdr *h = rt_http_find(&r->h, "retry-after");
+    if (h && rt_retry_after_parse(h->value, io_wall_ms(), ms) >= 0)
+        return true;
+    h = rt_http_find(&r->h, "x-ratelimit-reset");
+    return h && rt_ratelimit_reset_parse(h->value, io_wall_ms(), ms) >= 0;
+}
+
 static int commit_head(gw_client *c, ssize_t head_len, rt_code code)
 {
     rt_http_resp *r = &c->resp;
@@ -329,15 +342,22 @@ static int read_response_head(gw_client *c)
             continue;
         }
         char ev[GW_EVIDENCE];
-        rt_code code = classify_head(c, &c->resp, ev, sizeof ev);
-        const rt_code_info *ci = rt_code_get(code);
-        bool passes_through = ci->origin == RT_ORIGIN_TARGET || ci->origin == RT_ORIGIN_NONE;
-        if (code != RT_E_ok && gw_retry_allowed(c, code, true))
-            return gw_attempt_failed(c, code, st, ev);
-        if (!passes_through)
-            return gw_attempt_failed(c, code, st, ev);
+        gw_outcome o = { .status = st, .evidence = ev, .reached_target = true };
+        o.code = classify_head(c, &c->resp, ev, sizeof ev);
+        if (rt_code_get(o.code)->origin == RT_ORIGIN_PROXY)
+            o.reached_target = false; /* the proxy answered about itself */
+        o.has_retry_after = response_retry_after(&c->resp, &o.retry_after_ms);
+        rt_code code;
+        uint32_t ra;
+        gw_next next = gw_attempt_judge(c, &o, &code, &ra);
+        if (next == GW_NEXT_RETRY)
+            return gw_attempt_retry(c);
+        if (next == GW_NEXT_FAIL) {
+            gw_attempt_end(c);
+            c->keep_alive = c->keep_alive && c->req_done;
+            return gw_client_fail(c, code, ev, NULL, ra);
+        }
         snprintf(c->evidence, sizeof c->evidence, "%s", code == RT_E_ok ? "" : ev);
-        snprintf(c->att[c->natt - 1].evidence, sizeof c->att[0].evidence, "%s", code == RT_E_ok ? "" : ev);
         return commit_head(c, r, code);
     }
 }

@@ -25,6 +25,7 @@
 #include "core/http/http1.h"
 #include "core/pool/upstream.h"
 #include "gateway/gw.h"
+#include "gateway/policy.h"
 #include "io/addr.h"
 #include "io/logq.h"
 
@@ -66,6 +67,7 @@ struct gw_worker {
     struct event *sig_hup, *sig_term, *sig_int, *idle_sweep, *wake;
     rt_rng rng;
     rt_picker picker;
+    gw_policy pol;
     gw_upconn *idle_head;     /* most recently parked first */
     unsigned idle_count;
     unsigned clients;
@@ -149,6 +151,12 @@ struct gw_client {
     bool stale_retry_used;    /* one free redo after a reused idle connection died */
     char auth[600];           /* Proxy-Authorization for this attempt, or "" */
     char exit_token[96];      /* session token filled into a {session} slot */
+    rt_retry_state rs;        /* the retry decision's per-request state */
+    uint64_t domain_hash;     /* target domain (0: none) */
+    bool probe;               /* the domain's breaker let this request through as a probe */
+    uint64_t retry_delay_ms;  /* wait before the next attempt */
+    bool retry_wait;          /* the timer will start the next attempt */
+    unsigned retries;
 
     /* response upstream -> client */
     rt_http_resp resp;
@@ -189,9 +197,10 @@ int gw_attempt_start(gw_client *c);
 int gw_attempt_failed(gw_client *c, rt_code code, int status, const char *evidence);
 /* A phase deadline passed (connect, response head, body gap, tunnel idle). */
 int gw_attempt_timeout(gw_client *c);
-/* Would a failure with this code be retried now? (nothing sent to the
- * client yet, attempts left, body replayable, method rules) */
-bool gw_retry_allowed(const gw_client *c, rt_code code, bool reached_target);
+/* Record the attempt's outcome and ask the policy what comes next. */
+gw_next gw_attempt_judge(gw_client *c, const gw_outcome *o, rt_code *code, uint32_t *retry_after_s);
+/* End the attempt and start the next one (now or after c->retry_delay_ms). */
+int gw_attempt_retry(gw_client *c);
 /* Release the attempt's in-flight slot and its connection (freed, unless
  * the caller parked it first). */
 void gw_attempt_end(gw_client *c);
@@ -219,6 +228,9 @@ int gw_tunnel_eof(gw_client *c, bool client_side, short what);
 
 /* record.c */
 void gw_record_log(gw_client *c);
+
+/* server.c: a JSON event line in the access log and on stderr */
+void gw_log_event(gw_server *s, const char *event, const char *detail);
 
 /* shared helpers */
 uint64_t gw_now(void);

@@ -93,7 +93,7 @@ static int load_pool(const gw_config *cfg, rt_pool *out, char *err, size_t errle
     return rt_pool_load(cfg->pool_path, out, err, errlen);
 }
 
-static void log_event(gw_server *s, const char *event, const char *detail)
+void gw_log_event(gw_server *s, const char *event, const char *detail)
 {
     char line[1024];
     rt_wbuf b;
@@ -114,13 +114,13 @@ static void reload_pool(gw_server *s)
     if (load_pool(&s->cfg, &p, err, sizeof err) != 0) {
         snprintf(msg, sizeof msg, "%s; keeping the previous pool (%zu upstreams). Fix the file and send SIGHUP again.",
                  err, s->pool->pool.n);
-        log_event(s, "reload_failed", msg);
+        gw_log_event(s, "reload_failed", msg);
         return;
     }
     gw_pool *g = pool_wrap(&p, ++s->pool_generation);
     if (!g) {
         rt_pool_clear(&p);
-        log_event(s, "reload_failed", "out of memory; keeping the previous pool");
+        gw_log_event(s, "reload_failed", "out of memory; keeping the previous pool");
         return;
     }
     pthread_mutex_lock(&s->pool_mu);
@@ -130,7 +130,7 @@ static void reload_pool(gw_server *s)
     gw_pool_release(old);
     snprintf(msg, sizeof msg, "%s: %zu upstreams (generation %llu)", s->cfg.pool_path ? s->cfg.pool_path : "(built-in)",
              g->pool.n, (unsigned long long)g->generation);
-    log_event(s, "pool_reloaded", msg);
+    gw_log_event(s, "pool_reloaded", msg);
     if (s->log)
         io_logq_reopen(s->log);
 }
@@ -253,6 +253,8 @@ static int worker_init(gw_server *s, gw_worker *w, unsigned id, char *err, size_
     event_add(w->idle_sweep, &sweep);
     rt_rng_seed(&w->rng, (uint64_t)io_wall_ms() ^ ((uint64_t)getpid() << 20) ^ ((uint64_t)id << 40));
     w->picker.mode = s->cfg.rotation;
+    if (gw_policy_init(&w->pol, err, errlen) != 0)
+        return -1;
     if (id == 0) {
         w->sig_hup = evsignal_new(w->base, SIGHUP, on_signal, s);
         w->sig_term = evsignal_new(w->base, SIGTERM, on_signal, s);
@@ -267,6 +269,7 @@ static int worker_init(gw_server *s, gw_worker *w, unsigned id, char *err, size_
 static void worker_free(gw_worker *w)
 {
     gw_idle_flush(w);
+    gw_policy_free(&w->pol);
     if (w->listener)
         evconnlistener_free(w->listener);
     struct event *evs[] = { w->sig_hup, w->sig_term, w->sig_int, w->idle_sweep, w->wake };

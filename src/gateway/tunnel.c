@@ -12,10 +12,6 @@ static const char established[] = "HTTP/1.1 200 Connection established\r\n\r\n";
 
 static int tunnel_open(gw_client *c)
 {
-    gw_attempt *a = &c->att[c->natt - 1];
-    a->code = RT_E_ok;
-    a->status = 200;
-    a->ms = (uint32_t)(gw_now() - c->t_att_ms);
     bufferevent_write(c->bev, established, sizeof established - 1);
     c->bytes_out += sizeof established - 1;
     c->status = 200;
@@ -37,6 +33,10 @@ int gw_tunnel_begin(gw_client *c)
 {
     if (gw_hop_is_direct(c)) {
         c->ustate = US_BODY;
+        gw_outcome o = { .code = RT_E_ok, .status = 200, .evidence = "" };
+        rt_code code;
+        uint32_t ra;
+        gw_attempt_judge(c, &o, &code, &ra);
         return tunnel_open(c);
     }
     char buf[1024];
@@ -90,6 +90,10 @@ int gw_tunnel_up_read(gw_client *c)
     if (st >= 200 && st < 300) {
         evbuffer_drain(in, (size_t)r);
         c->ustate = US_BODY;
+        gw_outcome o = { .code = RT_E_ok, .status = st, .evidence = "" };
+        rt_code code;
+        uint32_t ra;
+        gw_attempt_judge(c, &o, &code, &ra);
         return tunnel_open(c);
     }
     snprintf(ev, sizeof ev, "proxy answered CONNECT with %d " RT_SLICE_FMT, st, RT_SLICE_ARG(c->resp.reason));

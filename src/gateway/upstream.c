@@ -171,28 +171,6 @@ rt_code gw_net_code(const gw_client *c, int e, bool dns, bool timeout, bool conn
     }
 }
 
-bool gw_retry_allowed(const gw_client *c, rt_code code, bool reached_target)
-{
-    const gw_config *cfg = &c->w->srv->cfg;
-    const rt_code_info *ci = rt_code_get(code);
-    if (c->resp_started || c->natt >= cfg->max_attempts || c->natt >= GW_MAX_ATTEMPTS)
-        return false;
-    if (gw_now() >= c->deadline_ms)
-        return false;
-    if (ci->cls == RT_CLASS_NONE || ci->cls == RT_CLASS_ABORT)
-        return false;
-    /* A body that was streamed but not kept cannot be sent again. */
-    if (c->req_bytes && !c->replay_ok)
-        return false;
-    if (!c->req_done && !c->replay_ok)
-        return false;
-    /* RFC 9110 section 9.2.2: only idempotent requests are repeated once
-     * they may have reached the target. */
-    if (reached_target && !rt_http_method_idempotent(c->req.meth) && c->req.meth != RT_M_CONNECT)
-        return false;
-    return true;
-}
-
 void gw_attempt_end(gw_client *c)
 {
     if (c->att_active) {
@@ -206,30 +184,59 @@ void gw_attempt_end(gw_client *c)
     c->ustate = US_NONE;
 }
 
-static void record_attempt(gw_client *c, rt_code code, int status, const char *evidence)
+gw_next gw_attempt_judge(gw_client *c, const gw_outcome *o, rt_code *code, uint32_t *retry_after_s)
 {
     gw_attempt *a = &c->att[c->natt - 1];
-    a->code = code;
-    a->status = status;
+    gw_next next = gw_policy_after_attempt(c, o, code, retry_after_s);
+    a->code = *code == RT_E_retry_budget_exhausted || *code == RT_E_deadline_exceeded ? o->code : *code;
+    a->status = o->status;
     a->ms = (uint32_t)(gw_now() - c->t_att_ms);
-    snprintf(a->evidence, sizeof a->evidence, "%s", evidence ? evidence : "");
+    snprintf(a->evidence, sizeof a->evidence, "%s", o->evidence ? o->evidence : "");
+    if (next == GW_NEXT_RETRY && (c->natt >= c->w->srv->cfg.max_attempts || c->natt >= GW_MAX_ATTEMPTS)) {
+        /* --max-attempts caps what the policy would still allow. */
+        next = o->status && rt_code_get(*code)->origin == RT_ORIGIN_TARGET ? GW_NEXT_DELIVER : GW_NEXT_FAIL;
+    }
+    return next;
+}
+
+int gw_attempt_retry(gw_client *c)
+{
+    gw_attempt_end(c);
+    if (c->retry_delay_ms) {
+        c->retry_wait = true;
+        gw_client_arm_timer(c, (unsigned)c->retry_delay_ms);
+        c->retry_delay_ms = 0;
+        return GW_OK;
+    }
+    return gw_attempt_start(c);
 }
 
 int gw_attempt_failed(gw_client *c, rt_code code, int status, const char *evidence)
 {
-    bool reached = c->ustate >= US_CONNECT_SENT;
-    record_attempt(c, code, status, evidence);
+    /* Did request bytes possibly reach the target? Not for a tunnel that
+     * never opened, not before the request was sent, and not when the
+     * proxy answered about itself. */
+    bool reached = c->req.meth != RT_M_CONNECT && c->ustate >= US_HEAD_WAIT &&
+                   rt_code_get(code)->origin != RT_ORIGIN_PROXY;
+    gw_outcome o = { .code = code, .status = status, .evidence = evidence, .reached_target = reached };
+    rt_code final;
+    uint32_t ra;
+    gw_next next = gw_attempt_judge(c, &o, &final, &ra);
+    if (next == GW_NEXT_RETRY)
+        return gw_attempt_retry(c);
     gw_attempt_end(c);
-    if (gw_retry_allowed(c, code, reached))
-        return gw_attempt_start(c);
     c->keep_alive = c->keep_alive && c->req_done;
-    return gw_client_fail(c, code, evidence, NULL, 0);
+    return gw_client_fail(c, final, evidence, NULL, ra);
 }
 
 int gw_attempt_timeout(gw_client *c)
 {
     const gw_config *cfg = &c->w->srv->cfg;
     char ev[128];
+    if (c->retry_wait) {
+        c->retry_wait = false;
+        return gw_attempt_start(c);
+    }
     if (c->state == CS_TUNNEL) {
         snprintf(ev, sizeof ev, "tunnel idle for %u ms", cfg->tunnel_idle_ms);
         snprintf(c->evidence, sizeof c->evidence, "%s", ev);
@@ -316,14 +323,16 @@ static void up_event_cb(struct bufferevent *bev, short what, void *arg)
 
 static bool usable_entry(void *ctx, size_t idx)
 {
-    const gw_client *c = ctx;
+    gw_client *c = ctx;
     /* Each attempt of a request goes to a different upstream while others
      * remain: the guide's "retry with a fresh proxy IP". */
     for (unsigned i = 0; i < c->natt; i++)
         if (c->att[i].idx == (long)idx)
             return false;
-    return true;
+    return gw_policy_usable(c, idx);
 }
+
+static bool usable_policy_only(void *ctx, size_t idx) { return gw_policy_usable(ctx, idx); }
 
 static long pick(gw_client *c)
 {
@@ -334,7 +343,7 @@ static long pick(gw_client *c)
     if (idx < 0 && c->natt)
         /* Every entry was tried once already: a second try on the same
          * upstream beats giving up while attempts remain. */
-        idx = rt_pick(&w->picker, n, &w->rng, rt_slice_cstr(c->session), NULL, NULL);
+        idx = rt_pick(&w->picker, n, &w->rng, rt_slice_cstr(c->session), usable_policy_only, c);
     return idx;
 }
 
@@ -342,9 +351,13 @@ int gw_attempt_start(gw_client *c)
 {
     gw_worker *w = c->w;
     long idx = pick(c);
-    if (idx < 0)
-        return gw_client_fail(c, c->natt ? c->att[c->natt - 1].code : RT_E_no_healthy_upstream,
-                              c->natt ? c->att[c->natt - 1].evidence : "the pool has no usable entry", NULL, 0);
+    if (idx < 0) {
+        if (c->natt)
+            return gw_client_fail(c, c->att[c->natt - 1].code, c->att[c->natt - 1].evidence, NULL, 0);
+        char ev[GW_EVIDENCE];
+        rt_code code = gw_policy_explain_empty(c, ev, sizeof ev);
+        return gw_client_fail(c, code, ev, NULL, code == RT_E_no_healthy_upstream ? 5 : 0);
+    }
     gw_attempt *a = &c->att[c->natt++];
     memset(a, 0, sizeof *a);
     a->idx = idx;

@@ -1,0 +1,272 @@
+/* See policy.h. Everything here runs on the worker's own thread. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/policy/window.h"
+#include "gateway/gw_int.h"
+
+#define GW_PAUSE_DOMAIN_EXITS 3u      /* exits told to wait before the whole domain is paced */
+#define GW_PAUSE_WINDOW_MS 60000u
+
+int gw_policy_init(gw_policy *p, char *err, size_t errlen)
+{
+    memset(p, 0, sizeof *p);
+    rt_retry_policy_default(&p->retry);
+    /* The guide's "one retry for auth errors" is about the same
+     * credentials: a fix-class failure quarantines its entry, and the
+     * retry always goes to a different entry with its own configuration.
+     * So across entries the fix class may use the transient limit; a pool
+     * with one broken entry then costs the client nothing. */
+    p->retry.limit[RT_CLASS_FIX] = RT_RETRY_LIMIT_TRANSIENT;
+    rt_budget_init(&p->budget, NULL);
+    if (rt_domains_init(&p->domains, 0, NULL, NULL) != 0 || rt_bans_init(&p->bans, 0) != 0 ||
+        rt_bans_init(&p->pauses, 0) != 0) {
+        snprintf(err, errlen, "out of memory for the policy tables");
+        return -1;
+    }
+    return 0;
+}
+
+void gw_policy_free(gw_policy *p)
+{
+    rt_domains_free(&p->domains);
+    rt_bans_free(&p->bans);
+    rt_bans_free(&p->pauses);
+    rt_outlier_free(&p->outlier);
+    free(p->quarantine_code);
+}
+
+/* The outlier table follows the newest pool generation this worker has
+ * seen; requests still on an older pool skip ejection bookkeeping. */
+static rt_outlier *outlier_for(gw_client *c)
+{
+    gw_policy *p = &c->w->pol;
+    if (c->pool->generation == p->outlier_gen && p->outlier.e)
+        return &p->outlier;
+    if (c->pool->generation < p->outlier_gen)
+        return NULL;
+    rt_outlier_free(&p->outlier);
+    free(p->quarantine_code);
+    p->quarantine_code = calloc(c->pool->pool.n, sizeof *p->quarantine_code);
+    if (!p->quarantine_code || rt_outlier_init(&p->outlier, c->pool->pool.n, NULL) != 0) {
+        free(p->quarantine_code);
+        p->quarantine_code = NULL;
+        memset(&p->outlier, 0, sizeof p->outlier);
+        return NULL;
+    }
+    p->outlier_gen = c->pool->generation;
+    return &p->outlier;
+}
+
+static uint32_t ceil_s(uint64_t ms) { return (uint32_t)((ms + 999) / 1000); }
+
+int gw_policy_admit(gw_client *c, bool *answered)
+{
+    gw_policy *p = &c->w->pol;
+    uint64_t now = gw_now();
+    *answered = false;
+    rt_budget_on_request(&p->budget, now);
+    rt_retry_state_init(&c->rs, now, c->w->srv->cfg.request_timeout_ms);
+    rt_domain *d = rt_domains_get(&p->domains, c->url.host, now);
+    if (!d)
+        return GW_OK;
+    c->domain_hash = d->hash;
+    uint64_t wait = 0;
+    rt_breaker_verdict v = rt_breaker_allow(&d->breaker, now, &wait);
+    if (v == RT_BREAKER_DENY) {
+        char ev[GW_EVIDENCE];
+        snprintf(ev, sizeof ev, "breaker for %.100s is open: %llu of %llu attempts failed in the window",
+                 d->name, (unsigned long long)rt_window_sum(&d->breaker.w, now, 1),
+                 (unsigned long long)rt_window_sum(&d->breaker.w, now, 0));
+        *answered = true;
+        return gw_client_fail(c, RT_E_circuit_open, ev, NULL, ceil_s(wait));
+    }
+    c->probe = v == RT_BREAKER_ALLOW_PROBE;
+    wait = rt_domain_pace_wait(d, now);
+    if (wait) {
+        if (now + wait >= c->deadline_ms) {
+            char ev[GW_EVIDENCE];
+            snprintf(ev, sizeof ev, "%.100s asked several exits to wait; %llu ms left", d->name, (unsigned long long)wait);
+            *answered = true;
+            return gw_client_fail(c, RT_E_domain_paused, ev, NULL, ceil_s(wait));
+        }
+        c->retry_delay_ms = wait;
+    }
+    return GW_OK;
+}
+
+bool gw_policy_usable(gw_client *c, size_t idx)
+{
+    gw_policy *p = &c->w->pol;
+    uint64_t now = gw_now();
+    rt_outlier *o = outlier_for(c);
+    if (o && !rt_outlier_usable(o, idx, now))
+        return false;
+    if (c->domain_hash && (rt_bans_is_banned(&p->bans, (uint32_t)idx, c->domain_hash, now) ||
+                           rt_bans_is_banned(&p->pauses, (uint32_t)idx, c->domain_hash, now)))
+        return false;
+    return true;
+}
+
+rt_code gw_policy_explain_empty(gw_client *c, char *ev, size_t evlen)
+{
+    gw_policy *p = &c->w->pol;
+    uint64_t now = gw_now();
+    rt_outlier *o = outlier_for(c);
+    size_t n = c->pool->pool.n, quarantined = 0, ejected = 0, banned = 0, paused = 0;
+    rt_code qcode = RT_E__COUNT;
+    bool same_q = true;
+    for (size_t i = 0; i < n; i++) {
+        if (o && rt_outlier_quarantined(o, i, now)) {
+            quarantined++;
+            rt_code q = p->quarantine_code ? p->quarantine_code[i] : RT_E__COUNT;
+            if (qcode == RT_E__COUNT)
+                qcode = q;
+            else if (q != qcode)
+                same_q = false;
+        } else if (o && !rt_outlier_usable(o, i, now)) {
+            ejected++;
+        } else if (c->domain_hash && rt_bans_is_banned(&p->bans, (uint32_t)i, c->domain_hash, now)) {
+            banned++;
+        } else if (c->domain_hash && rt_bans_is_banned(&p->pauses, (uint32_t)i, c->domain_hash, now)) {
+            paused++;
+        }
+    }
+    snprintf(ev, evlen, "%zu entries: %zu quarantined, %zu ejected, %zu banned and %zu paused for this domain",
+             n, quarantined, ejected, banned, paused);
+    /* Every entry out for the same misconfiguration (say, all rejecting the
+     * credentials): that misconfiguration is the answer, not "no upstream". */
+    if (quarantined == n && same_q && qcode < RT_E__COUNT)
+        return qcode;
+    if (banned + quarantined + ejected == n && banned)
+        return RT_E_target_blocked_everywhere;
+    return RT_E_no_healthy_upstream;
+}
+
+static unsigned everywhere_threshold(size_t pool_n)
+{
+    unsigned t = RT_BANS_EVERYWHERE_EXITS;
+    if (pool_n < t)
+        t = (unsigned)pool_n;
+    return t < 2 ? 0 : t; /* one exit cannot show "everywhere" */
+}
+
+/* Bookkeeping every attempt feeds, before the retry decision. */
+static rt_code note_outcome(gw_client *c, const gw_outcome *o)
+{
+    gw_policy *p = &c->w->pol;
+    uint64_t now = gw_now();
+    size_t idx = (size_t)c->up_idx;
+    const rt_upstream *u = &c->pool->pool.v[idx];
+    rt_code code = o->code;
+    rt_outlier *ol = outlier_for(c);
+    if (ol && rt_outlier_record(ol, idx, code, now) == RT_OUTLIER_EJECTED) {
+        char msg[256];
+        snprintf(msg, sizeof msg, "%s ejected after consecutive failures (last: %s)", u->label, rt_code_name(code));
+        gw_log_event(c->w->srv, "upstream_ejected", msg);
+    }
+    rt_domain *d = c->domain_hash ? rt_domains_find(&p->domains, c->url.host) : NULL;
+    if (d && (rt_code_counts_for_breaker(code) || rt_code_proves_upstream(code))) {
+        rt_breaker_state before = d->breaker.state;
+        rt_breaker_record(&d->breaker, now, rt_code_counts_for_breaker(code));
+        if (before != d->breaker.state) {
+            char msg[320];
+            snprintf(msg, sizeof msg, "%.200s: %s -> %s", d->name, rt_breaker_state_name(before),
+                     rt_breaker_state_name(d->breaker.state));
+            gw_log_event(c->w->srv, "breaker", msg);
+        }
+    }
+    /* A rate limit on one exit pauses that exit for the domain; when
+     * several exits are told to wait, the limit is per account or per
+     * fingerprint, and the whole domain is paced instead. */
+    if (d && code == RT_E_target_rate_limited && !u->session_slot) {
+        uint64_t wait = o->has_retry_after ? o->retry_after_ms : rt_backoff_delay(&p->retry.backoff, d->backoff_streak, &c->w->rng);
+        rt_bans_add(&p->pauses, (uint32_t)idx, d->hash, now, wait);
+        if (rt_bans_distinct_recent(&p->pauses, d->hash, now, GW_PAUSE_WINDOW_MS) >= GW_PAUSE_DOMAIN_EXITS &&
+            c->pool->pool.n >= GW_PAUSE_DOMAIN_EXITS)
+            rt_domain_pace_note(d, code, wait, now);
+    } else if (d) {
+        rt_domain_pace_note(d, code, 0, now);
+    }
+    /* Blocks across many distinct exits are detection by fingerprint, not
+     * by IP: rotating further only burns the pool. */
+    unsigned thr = everywhere_threshold(c->pool->pool.n);
+    if (d && thr && (code == RT_E_target_blocked || code == RT_E_target_challenge) &&
+        rt_bans_distinct_recent(&p->bans, d->hash, now, RT_BANS_EVERYWHERE_WINDOW_MS) + 1 >= thr)
+        code = RT_E_target_blocked_everywhere;
+    return code;
+}
+
+gw_next gw_policy_after_attempt(gw_client *c, const gw_outcome *o, rt_code *code_out, uint32_t *retry_after_s)
+{
+    gw_policy *p = &c->w->pol;
+    uint64_t now = gw_now();
+    rt_code code = note_outcome(c, o);
+    *code_out = code;
+    *retry_after_s = 0;
+    if (code == RT_E_ok)
+        return GW_NEXT_DELIVER;
+    const rt_code_info *ci = rt_code_get(code);
+    bool from_target = o->status && (ci->origin == RT_ORIGIN_TARGET || ci->origin == RT_ORIGIN_NONE);
+    bool has_body = c->req.h.body == RT_BODY_LENGTH || c->req.h.body == RT_BODY_CHUNKED;
+    rt_retry_input in = {
+        .code = code,
+        .has_retry_after = o->has_retry_after,
+        .retry_after_ms = o->retry_after_ms,
+        .idempotent = rt_http_method_idempotent(c->req.meth) || c->req.meth == RT_M_CONNECT,
+        .bytes_reached_target = o->reached_target,
+        .body_replayable = !has_body || c->replay_ok,
+        .response_started = c->resp_started,
+        .budget = &p->budget,
+    };
+    rt_retry_verdict v = rt_retry_decide(&p->retry, &c->rs, &in, &c->w->rng, now);
+    size_t idx = (size_t)c->up_idx;
+    const rt_upstream *u = &c->pool->pool.v[idx];
+    rt_outlier *ol = outlier_for(c);
+    if ((v.flags & RT_RETRY_F_QUARANTINE) && ol && !rt_outlier_quarantined(ol, idx, now)) {
+        rt_outlier_quarantine(ol, idx, now);
+        if (p->quarantine_code)
+            p->quarantine_code[idx] = code;
+        char msg[256];
+        snprintf(msg, sizeof msg, "%s quarantined: %s (%s)", u->label, rt_code_name(code), rt_code_get(code)->fix);
+        gw_log_event(c->w->srv, "upstream_quarantined", msg);
+    }
+    if ((v.flags & RT_RETRY_F_BAN_EXIT) && c->domain_hash && !u->session_slot)
+        rt_bans_add(&p->bans, (uint32_t)idx, c->domain_hash, now, RT_BANS_TTL_MS);
+    if ((v.flags & RT_RETRY_F_ROTATE_SESSION) && c->session[0]) {
+        /* The client's sticky session got this exit blocked: derive a new
+         * session id so the next attempt lands elsewhere. */
+        size_t n = strlen(c->session);
+        if (n + 3 < sizeof c->session)
+            snprintf(c->session + n, sizeof c->session - n, "-r%u", (unsigned)(c->natt % 10));
+    }
+    switch (v.status) {
+    case RT_RETRY_YES:
+        c->retry_delay_ms = v.delay_ms;
+        c->retries++;
+        return GW_NEXT_RETRY;
+    case RT_RETRY_BUDGET:
+        if (from_target)
+            return GW_NEXT_DELIVER;
+        *code_out = RT_E_retry_budget_exhausted;
+        *retry_after_s = 1;
+        return GW_NEXT_FAIL;
+    case RT_RETRY_DEADLINE:
+        if (from_target)
+            return GW_NEXT_DELIVER;
+        *code_out = RT_E_deadline_exceeded;
+        *retry_after_s = ceil_s(v.delay_ms);
+        return GW_NEXT_FAIL;
+    case RT_RETRY_LIMIT:
+    case RT_RETRY_NO:
+    default:
+        /* The attempt's own code says more than "retries exhausted": the
+         * access log lists every attempt. */
+        if (from_target)
+            return GW_NEXT_DELIVER;
+        if (o->has_retry_after)
+            *retry_after_s = ceil_s(o->retry_after_ms);
+        return GW_NEXT_FAIL;
+    }
+}

@@ -1,0 +1,67 @@
+/* The gateway's use of the healing policies (src/core/policy): one place
+ * that asks the core before a request (breaker, pacing), before each pick
+ * (ejection, quarantine, bans) and after each attempt (the one retry
+ * decision; ejection, bans, pauses and breaker bookkeeping).
+ *
+ * State is per worker thread: each event loop keeps its own shard of
+ * breakers, bans, ejections and budget, so the hot path takes no lock.
+ * With several threads a domain's breaker sees that thread's share of the
+ * traffic, which keeps the error rate the same; a ban learned by one
+ * thread may cost one more attempt on another. */
+#ifndef ROTOR_GATEWAY_POLICY_H
+#define ROTOR_GATEWAY_POLICY_H
+
+#include "core/policy/bans.h"
+#include "core/policy/budget.h"
+#include "core/policy/domains.h"
+#include "core/policy/outlier.h"
+#include "core/policy/retry.h"
+
+typedef struct gw_client gw_client;
+typedef struct gw_worker gw_worker;
+
+typedef struct gw_policy {
+    rt_retry_policy retry;
+    rt_budget budget;
+    rt_domains domains;
+    rt_bans bans;          /* exits blocked by a domain (rotate class) */
+    rt_bans pauses;        /* exits a domain asked to wait (Retry-After) */
+    rt_outlier outlier;    /* sized to the pool generation below */
+    rt_code *quarantine_code; /* why each quarantined entry is out */
+    uint64_t outlier_gen;
+} gw_policy;
+
+/* The outcome of one attempt, as the gateway saw it. */
+typedef struct gw_outcome {
+    rt_code code;
+    int status;                 /* 0 when no HTTP answer */
+    const char *evidence;
+    bool has_retry_after;
+    uint64_t retry_after_ms;
+    bool reached_target;        /* request bytes may have reached the target */
+} gw_outcome;
+
+int gw_policy_init(gw_policy *p, char *err, size_t errlen);
+void gw_policy_free(gw_policy *p);
+
+/* Before the first attempt: the domain's breaker and pacing. Returns
+ * GW_OK to go on, or answers the client itself (GW_GONE possible) and sets
+ * *answered. */
+int gw_policy_admit(gw_client *c, bool *answered);
+/* May entry idx carry this request's next attempt? */
+bool gw_policy_usable(gw_client *c, size_t idx);
+/* Explain an empty pick: the code to answer and the evidence. */
+rt_code gw_policy_explain_empty(gw_client *c, char *ev, size_t evlen);
+
+typedef enum gw_next {
+    GW_NEXT_RETRY = 0,     /* start another attempt (after c->retry_delay_ms) */
+    GW_NEXT_DELIVER,       /* pass the target's answer through */
+    GW_NEXT_FAIL,          /* answer with *code (generated reply) */
+} gw_next;
+
+/* After every attempt, success included: bookkeeping, then the retry
+ * decision. For a failure returns what to do next; *code is the code to
+ * report and *retry_after_s the Retry-After to announce (0: none). */
+gw_next gw_policy_after_attempt(gw_client *c, const gw_outcome *o, rt_code *code, uint32_t *retry_after_s);
+
+#endif
