@@ -669,7 +669,7 @@ typedef struct scan {
     size_t n;               /* body bytes used */
     uint8_t state[RT_SIG_ANCHOR_MAX]; /* 0 unknown, 1 absent, 2 present */
     uint32_t pos[RT_SIG_ANCHOR_MAX];  /* first occurrence when present */
-    char lc[RT_SIG_BODY_MAX];
+    char lc[RT_SIG_BODY_MAX + 1]; /* + 1: room to terminate a regex window */
 } scan;
 
 static bool status_ok(const sig *g, int status)
@@ -692,10 +692,18 @@ static bool host_ok(const sig *g, rt_slice host)
     return host.n == n || host.p[host.n - n - 1] == '.';
 }
 
-static bool re_slice(const regex_t *re, const char *base, size_t lo, size_t hi)
+/* Match a regex against a slice. regexec() wants a NUL-terminated string
+ * (REG_STARTEND exists in glibc, but sanitizer interceptors still read up
+ * to a NUL), so the value is copied; only its first RT_SIG_VALUE_MAX bytes
+ * are matched. */
+static bool re_slice(const regex_t *re, rt_slice v)
 {
-    regmatch_t m = { .rm_so = (regoff_t)lo, .rm_eo = (regoff_t)hi };
-    return regexec(re, base, 1, &m, REG_STARTEND) == 0;
+    char buf[RT_SIG_VALUE_MAX + 1];
+    size_t n = v.n < RT_SIG_VALUE_MAX ? v.n : RT_SIG_VALUE_MAX;
+    if (n)
+        memcpy(buf, v.p, n);
+    buf[n] = '\0';
+    return regexec(re, buf, 0, NULL, 0) == 0;
 }
 
 static void put_what(char *w, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -722,7 +730,7 @@ static bool hdr_match(const scan *sc, const sig_hdr *h, char *what)
             continue;
         if (x->name.n != nl || strncasecmp(x->name.p, h->name, nl) != 0)
             continue;
-        if (h->has_re && !re_slice(&h->re, x->value.p ? x->value.p : "", 0, x->value.n))
+        if (h->has_re && !re_slice(&h->re, x->value))
             continue;
         if (what)
             put_what(what, "header " RT_SLICE_FMT ": %.*s", RT_SLICE_ARG(x->name),
@@ -765,7 +773,12 @@ static bool body_re_match(scan *sc, const sig_body *b)
     for (int tries = 0; tries < 4; tries++) {
         size_t lo = at > RT_SIG_RE_BEFORE ? at - RT_SIG_RE_BEFORE : 0;
         size_t hi = at + RT_SIG_RE_AFTER < sc->n ? at + RT_SIG_RE_AFTER : sc->n;
-        if (re_slice(&b->re, sc->lc, lo, hi))
+        /* lc is our own copy with a spare byte: terminate the window in place. */
+        char saved = sc->lc[hi];
+        sc->lc[hi] = '\0';
+        bool m = regexec(&b->re, sc->lc + lo, 0, NULL, 0) == 0;
+        sc->lc[hi] = saved;
+        if (m)
             return true;
         if (at + 1 >= sc->n)
             break;
@@ -796,7 +809,7 @@ static bool body_match(scan *sc, const sig *g, char *what)
 
 static bool reason_match(const sig *g, rt_slice reason, char *what)
 {
-    if (!re_slice(&g->reason, reason.p ? reason.p : "", 0, reason.n))
+    if (!re_slice(&g->reason, reason))
         return false;
     if (what)
         put_what(what, "reason \"%.*s\"", (int)(reason.n > 80 ? 80 : reason.n),

@@ -34,6 +34,7 @@
 #define RT_SIG_RE_BEFORE 512    /* body regex window before its anchor */
 #define RT_SIG_RE_AFTER 1024    /* ... and after the anchor's start */
 #define RT_SIG_WHAT_MAX 120     /* text describing what matched */
+#define RT_SIG_VALUE_MAX 1024   /* header value / reason bytes a regex sees */
 
 typedef struct rt_sigset rt_sigset;
 
