@@ -156,6 +156,7 @@ bool rt_code_counts_for_breaker(rt_code c)
         case RT_E_target_connect_timeout:
         case RT_E_target_reset:
         case RT_E_target_tls_failed:
+        case RT_E_target_certificate_invalid:
         case RT_E_target_timeout:
         case RT_E_target_response_incomplete:
             return true;
