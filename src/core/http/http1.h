@@ -41,7 +41,7 @@ typedef enum rt_http_err {
     RT_HPE_REQUEST_LINE,      /* malformed request line */
     RT_HPE_STATUS_LINE,       /* malformed status line */
     RT_HPE_VERSION,           /* not HTTP/1.0 or HTTP/1.1 */
-    RT_HPE_LINE_TOO_LONG,     /* request line over limits.max_line -> 414 */
+    RT_HPE_LINE_TOO_LONG,     /* request/status line over limits.max_line -> 414 */
     RT_HPE_HEADERS_TOO_LARGE, /* head over limits.max_head -> 431 */
     RT_HPE_TOO_MANY_HEADERS,  /* more fields than the array holds -> 431 */
     RT_HPE_HEADER_NAME,       /* empty name or non-token byte in name */
@@ -57,6 +57,7 @@ typedef enum rt_http_err {
     RT_HPE_TE_NOT_CHUNKED_LAST, /* chunked not the final coding (request) */
     RT_HPE_HOST,              /* missing (HTTP/1.1) or repeated Host */
     RT_HPE_TARGET,            /* request-target form invalid for the method */
+    RT_HPE_TE_HTTP10,         /* Transfer-Encoding in an HTTP/1.0 request */
 } rt_http_err;
 
 /* A short English description ("whitespace before colon in a header field"). */
@@ -178,6 +179,7 @@ typedef struct rt_chunked {
 } rt_chunked;
 
 #define RT_CHUNK_MAX_LINE 4096 /* size line with extensions, or a trailer line */
+#define RT_CHUNK_MAX_TRAILER 65536 /* whole trailer section after the last-chunk */
 
 void rt_chunked_init(rt_chunked *c);
 /* Consume up to len bytes. Returns bytes consumed (>= 0); sets *done when
