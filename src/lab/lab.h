@@ -13,6 +13,7 @@
 typedef struct lab_opts {
     const char *scenario;  /* preset name or scenario file; NULL = "healthy" */
     size_t nproxies;       /* 0 = the scenario's count */
+    size_t ntargets;       /* extra healthy hosts t1.lab .. tN.lab */
     uint64_t seed;         /* fault draws are reproducible from it */
     int port_base;         /* proxies at base+0.., targets after; 0 = free ports */
     const char *pool_out;  /* pool file to write; NULL = "lab-pool.txt" */

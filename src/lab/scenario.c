@@ -509,6 +509,20 @@ int lab_scenario_load(lab_scenario *sc, const char *name_or_file, size_t nproxie
     return rc;
 }
 
+int lab_scenario_add_host(lab_scenario *sc, const char *name)
+{
+    if (!valid_lab_host(name))
+        return -1;
+    if (lab_scenario_host(sc, name, strlen(name)))
+        return 0;
+    if (sc->nhosts == LAB_MAX_HOSTS)
+        return -1;
+    memset(&sc->host[sc->nhosts], 0, sizeof sc->host[0]);
+    strcpy(sc->host[sc->nhosts].name, name);
+    sc->nhosts++;
+    return 0;
+}
+
 const lab_host_conf *lab_scenario_host(const lab_scenario *sc, const char *name, size_t n)
 {
     for (size_t i = 0; i < sc->nhosts; i++)

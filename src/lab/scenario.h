@@ -107,6 +107,10 @@ int lab_scenario_parse(lab_scenario *sc, const char *srcname, const char *text,
 int lab_scenario_load(lab_scenario *sc, const char *name_or_file, size_t nproxies,
                       char *err, size_t errlen);
 
+/* Add a healthy host (no faults) named `name` unless it exists. Returns 0,
+ * or -1 when the name is not a valid *.lab name or the table is full. */
+int lab_scenario_add_host(lab_scenario *sc, const char *name);
+
 /* The host entry for `name` (case-insensitive, port already removed), or NULL. */
 const lab_host_conf *lab_scenario_host(const lab_scenario *sc, const char *name, size_t n);
 
