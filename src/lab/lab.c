@@ -84,12 +84,12 @@ static int write_atomic(const char *path, const char *data, size_t n, char *err,
     }
     FILE *f = fopen(tmp, "w");
     if (!f) {
-        snprintf(err, errlen, "%s: %s", tmp, strerror(errno));
+        snprintf(err, errlen, "%.300s: %s", tmp, strerror(errno));
         return -1;
     }
     size_t w = fwrite(data, 1, n, f);
     if (fclose(f) != 0 || w != n || rename(tmp, path) != 0) {
-        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+        snprintf(err, errlen, "%.300s: %s", path, strerror(errno));
         unlink(tmp);
         return -1;
     }

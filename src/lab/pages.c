@@ -297,6 +297,6 @@ void lab_page_target_503(struct evbuffer *out, const lab_host_conf *hc, const ch
         "<center><h1>503 Service Temporarily Unavailable</h1></center>\r\n<hr><center>nginx</center>\r\n"
         "</body>\r\n</html>\r\n";
     (void)hc;
-    snprintf(hdrs, sizeof hdrs, "Server: nginx\r\nX-Lab-Fault: err503\r\nX-Lab-Exit: %s\r\n", exit);
+    snprintf(hdrs, sizeof hdrs, "Server: nginx\r\nX-Lab-Fault: target_503\r\nX-Lab-Exit: %s\r\n", exit);
     emit(out, 503, "Service Temporarily Unavailable", hdrs, "text/html", body, sizeof body - 1, keep_alive);
 }
