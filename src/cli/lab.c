@@ -87,7 +87,7 @@ int cli_lab(int argc, char **argv)
     lab_opts o = { .seed = 1 };
     lab_drive_opts d = { .progress = -1 };
     bool list = false;
-    unsigned long long v;
+    unsigned long long v = 0;
     optind = 1;
     opterr = 1;
     for (;;) {
@@ -96,9 +96,10 @@ int cli_lab(int argc, char **argv)
             break;
         switch (c) {
         case O_PROXIES:
-            if (num("--proxies", optarg, LAB_MAX_PROXIES, &v) || v == 0) {
-                if (v == 0)
-                    fprintf(stderr, "rotor lab: --proxies wants at least 1\n");
+            if (num("--proxies", optarg, LAB_MAX_PROXIES, &v))
+                return 2;
+            if (v == 0) {
+                fprintf(stderr, "rotor lab: --proxies wants at least 1\n");
                 return 2;
             }
             o.nproxies = (size_t)v;
