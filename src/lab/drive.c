@@ -54,7 +54,9 @@ typedef struct drv {
     uint64_t t0;
     tally by_error, by_origin, by_status, lab_truth;
     struct event *tick;
+    struct event *sigint, *sigterm;
     bool progress;
+    bool interrupted;
 } drv;
 
 enum { DB_NONE = 0, DB_LENGTH, DB_CHUNKED, DB_CLOSE };
@@ -341,6 +343,15 @@ static void live_line(drv *d, bool final)
     fflush(stderr);
 }
 
+static void stop_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    drv *d = arg;
+    d->interrupted = true;
+    event_base_loopexit(d->base, NULL);
+}
+
 static void tick_cb(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd;
@@ -576,6 +587,13 @@ int lab_drive(const lab_drive_opts *o)
         struct timeval tv = { 0, D_TICK_MS * 1000 };
         event_add(d->tick, &tv);
     }
+    /* Ctrl-C ends the run early with the figures so far. */
+    d->sigint = evsignal_new(d->base, SIGINT, stop_cb, d);
+    d->sigterm = evsignal_new(d->base, SIGTERM, stop_cb, d);
+    if (d->sigint)
+        evsignal_add(d->sigint, NULL);
+    if (d->sigterm)
+        evsignal_add(d->sigterm, NULL);
     d->active = nc;
     for (uint32_t i = 0; i < nc; i++) {
         conns[i].d = d;
@@ -586,9 +604,9 @@ int lab_drive(const lab_drive_opts *o)
     double secs = (double)(io_now_ms() - d->t0) / 1000.0;
     if (d->progress)
         live_line(d, true);
-    printf("\n== %s: %u requests through %s in %.1f s (%.0f req/s, concurrency %u) ==\n",
+    printf("\n== %s: %u requests through %s in %.1f s (%.0f req/s, concurrency %u)%s ==\n",
            o->title ? o->title : "rotor lab drive", d->done, d->proxy_shown, secs,
-           secs > 0 ? d->done / secs : 0.0, nc);
+           secs > 0 ? d->done / secs : 0.0, nc, d->interrupted ? ", interrupted" : "");
     printf("success: %llu/%u (%.1f%%)   retries: %llu", (unsigned long long)d->ok, d->done,
            d->done ? 100.0 * (double)d->ok / d->done : 0.0, (unsigned long long)d->retries);
     if (d->with_attempts)
@@ -601,7 +619,7 @@ int lab_drive(const lab_drive_opts *o)
     fflush(stdout);
     if (o->summary_json && write_summary(d, secs) != 0)
         fprintf(stderr, "rotor lab: cannot write %s\n", o->summary_json);
-    rc = 0;
+    rc = d->interrupted ? 130 : 0;
 out:
     if (conns)
         for (uint32_t i = 0; i < nc; i++)
@@ -609,6 +627,10 @@ out:
     free(conns);
     if (d->tick)
         event_free(d->tick);
+    if (d->sigint)
+        event_free(d->sigint);
+    if (d->sigterm)
+        event_free(d->sigterm);
     if (d->base)
         event_base_free(d->base);
     if (d->reqs)

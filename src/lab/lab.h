@@ -42,7 +42,8 @@ typedef struct lab_drive_opts {
 } lab_drive_opts;
 
 /* Send the requests through the proxy, show a live line, print a summary.
- * Returns 0 when the run completed (whatever the success rate), 1 on a
+ * Returns 0 when the run completed (whatever the success rate), 130 when
+ * SIGINT/SIGTERM ended it early (the figures so far are still shown), 1 on a
  * usage or start-up error. */
 int lab_drive(const lab_drive_opts *o);
 
