@@ -10,6 +10,7 @@ static const struct {
     const char *help;
 } commands[] = {
     { "serve", cli_serve, "run the gateway (HTTP forward proxy + CONNECT)" },
+    { "lab",   cli_lab,   "simulated proxy pool and target sites on loopback" },
 };
 
 static void usage(FILE *f)
