@@ -34,6 +34,8 @@ static const char help[] =
 "                          each optionally followed by ' #label'. Percent-encode\n"
 "                          @ : # in URL credentials (%40 %3A %23). SIGHUP reloads it;\n"
 "                          a bad file is reported and the old pool kept.\n"
+"  --signatures FILE       extra response signatures (docs/errors.md), tried before the\n"
+"                          built-in ones; reloaded with the pool on SIGHUP.\n"
 "  --rotation MODE         round-robin (default), random, least-inflight.\n"
 "                          A request with header 'X-Rotor-Session: ID' sticks to one\n"
 "                          upstream (and fills {session} in backconnect usernames).\n"
@@ -68,7 +70,7 @@ static const char help[] =
 enum {
     O_LISTEN = 256, O_POOL, O_LOG, O_AUTH, O_ALLOW_OPEN, O_ROTATION, O_THREADS, O_CONNECT_TIMEOUT, O_READ_TIMEOUT,
     O_REQUEST_TIMEOUT, O_HEADER_TIMEOUT, O_IDLE_TIMEOUT, O_TUNNEL_IDLE, O_MAX_ATTEMPTS, O_MAX_REPLAY,
-    O_MAX_HEADER, O_MAX_LINE, O_MAX_CLIENTS, O_CONNECT_PORTS, O_QUIET, O_HELP,
+    O_MAX_HEADER, O_MAX_LINE, O_MAX_CLIENTS, O_CONNECT_PORTS, O_QUIET, O_HELP, O_SIGNATURES,
 };
 
 static const struct option opts[] = {
@@ -92,6 +94,7 @@ static const struct option opts[] = {
     { "max-clients", required_argument, 0, O_MAX_CLIENTS },
     { "connect-ports", required_argument, 0, O_CONNECT_PORTS },
     { "quiet", no_argument, 0, O_QUIET },
+    { "signatures", required_argument, 0, O_SIGNATURES },
     { "help", no_argument, 0, O_HELP },
     { 0, 0, 0, 0 },
 };
@@ -141,6 +144,7 @@ int cli_serve(int argc, char **argv)
         case O_MAX_CLIENTS: c.max_clients = (unsigned)num("max-clients", optarg, 1, 1000000); break;
         case O_CONNECT_PORTS: c.connect_ports = optarg; break;
         case O_QUIET: c.quiet = true; break;
+        case O_SIGNATURES: c.signatures_path = optarg; break;
         case 'h':
         case O_HELP: fputs(help, stdout); return 0;
         default: fprintf(stderr, "rotor serve: see 'rotor serve --help'\n"); return 2;

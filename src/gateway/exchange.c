@@ -229,25 +229,30 @@ void gw_exchange_client_drained(gw_client *c)
     }
 }
 
-/* Interim classification of a response head until the signature-based
- * classifier is wired in: status classes only. */
-static rt_code classify_head(const gw_client *c, const rt_http_resp *r, char *ev, size_t evlen)
+/* How many body bytes to look at before judging this response: none for
+ * success and redirects (a small 2xx is the exception: block pages served
+ * with 200/202), up to RT_CLASSIFY_BODY_MAX for errors. */
+static size_t sniff_want(const rt_http_resp *r)
 {
-    bool direct = gw_hop_is_direct(c);
-    snprintf(ev, evlen, "status %d", r->status);
-    if (r->status == 407 && !direct)
-        return c->auth[0] ? RT_E_proxy_auth_failed : RT_E_proxy_auth_required;
-    if (r->status == 429)
-        return RT_E_target_rate_limited;
-    if (r->status == 403)
-        return RT_E_target_blocked;
-    if (r->status == 503)
-        return RT_E_target_unavailable;
-    if (r->status == 504)
-        return RT_E_target_gateway_timeout;
-    if (r->status >= 500)
-        return RT_E_target_server_error;
-    return RT_E_ok;
+    if (r->h.body == RT_BODY_NONE || r->h.body == RT_BODY_TUNNEL)
+        return 0;
+    bool small = r->h.body == RT_BODY_LENGTH && r->h.content_length <= RT_CLASSIFY_SMALL_2XX;
+    if (r->status < 400 && !(r->status >= 200 && r->status < 300 && small))
+        return 0;
+    if (r->h.body == RT_BODY_LENGTH)
+        return r->h.content_length < RT_CLASSIFY_BODY_MAX ? (size_t)r->h.content_length : RT_CLASSIFY_BODY_MAX;
+    return RT_CLASSIFY_BODY_MAX;
+}
+
+/* A chunked body that ends within what is buffered needs no more waiting. */
+static bool sniff_complete(const rt_http_resp *r, const char *body, size_t have)
+{
+    if (r->h.body != RT_BODY_CHUNKED)
+        return false;
+    rt_chunked ck;
+    bool done = false;
+    rt_chunked_init(&ck);
+    return rt_chunked_scan(&ck, body, have, &done) >= 0 && done;
 }
 
 /* Retry-After (both forms, RFC 9110 section 10.2.3) or, failing that,
@@ -315,6 +320,9 @@ static int read_response_head(gw_client *c)
         if (!len)
             return GW_OK;
         size_t n = len < s->cfg.max_head_bytes + 1 ? len : s->cfg.max_head_bytes + 1;
+        /* Sniffing may need body bytes behind the head: look at them too. */
+        if (len > n)
+            n = len < s->cfg.max_head_bytes + RT_CLASSIFY_BODY_MAX ? len : s->cfg.max_head_bytes + RT_CLASSIFY_BODY_MAX;
         const char *data = (const char *)evbuffer_pullup(in, (ssize_t)n);
         rt_http_limits lim = { s->cfg.max_line_bytes, s->cfg.max_head_bytes };
         memset(&c->resp, 0, sizeof c->resp);
@@ -324,11 +332,11 @@ static int read_response_head(gw_client *c)
         if (r == RT_HP_AGAIN)
             return GW_OK;
         if (r < 0) {
-            char ev[160];
-            snprintf(ev, sizeof ev, "malformed response head: %s at byte %zu", rt_http_err_str(c->resp.h.err),
-                     c->resp.h.err_off);
-            return gw_attempt_failed(c, gw_hop_is_direct(c) ? RT_E_target_response_incomplete : RT_E_proxy_bad_response,
-                                     0, ev);
+            char cev[GW_EVIDENCE], ev[GW_EVIDENCE];
+            gw_seen seen = { .phase = RT_PH_REQUEST_SENT, .bad_response = true };
+            rt_code code = gw_classify(c, &seen, cev, sizeof cev);
+            snprintf(ev, sizeof ev, "%.100s: %s at byte %zu", cev, rt_http_err_str(c->resp.h.err), c->resp.h.err_off);
+            return gw_attempt_failed(c, code, 0, ev);
         }
         int st = c->resp.status;
         if (st >= 100 && st < 200 && st != 101) {
@@ -341,9 +349,30 @@ static int read_response_head(gw_client *c)
             evbuffer_drain(in, (size_t)r);
             continue;
         }
+        /* Error pages are judged on their body too (block pages, provider
+         * pages): wait for a bounded prefix of it before deciding. A 2xx
+         * is only looked at when small, so ordinary pages go straight on. */
+        size_t want = sniff_want(&c->resp);
+        size_t have = len - (size_t)r;
+        if (want > have && !c->up_eof && !sniff_complete(&c->resp, data + r, have)) {
+            if (len < (size_t)r + want && len <= s->cfg.max_head_bytes + RT_CLASSIFY_BODY_MAX)
+                return GW_OK;
+        }
+        if (want && have) {
+            size_t take = have < RT_CLASSIFY_BODY_MAX ? have : RT_CLASSIFY_BODY_MAX;
+            data = (const char *)evbuffer_pullup(in, (ssize_t)((size_t)r + take));
+            /* pullup may move the bytes: parse again so slices point at them */
+            memset(&c->resp, 0, sizeof c->resp);
+            c->resp.h.hdrs = c->rhdrs;
+            c->resp.h.max_hdrs = GW_MAX_HEADERS;
+            rt_http_parse_response(data, (size_t)r + take, &c->resp, c->req.meth, &lim);
+            have = take;
+        }
         char ev[GW_EVIDENCE];
         gw_outcome o = { .status = st, .evidence = ev, .reached_target = true };
-        o.code = classify_head(c, &c->resp, ev, sizeof ev);
+        gw_seen seen = { .phase = RT_PH_RESPONSE, .resp = &c->resp,
+                         .body = rt_slice_from(data + r, want ? have : 0) };
+        o.code = gw_classify(c, &seen, ev, sizeof ev);
         if (rt_code_get(o.code)->origin == RT_ORIGIN_PROXY)
             o.reached_target = false; /* the proxy answered about itself */
         o.has_retry_after = response_retry_after(&c->resp, &o.retry_after_ms);
@@ -374,6 +403,17 @@ int gw_exchange_up_read(gw_client *c)
 int gw_exchange_up_eof(gw_client *c, short what)
 {
     int e = EVUTIL_SOCKET_ERROR();
+    if (c->ustate == US_HEAD_WAIT && (what & BEV_EVENT_EOF) && !c->up_eof) {
+        /* A complete head may be waiting for body bytes to sniff: judge
+         * it with what arrived. */
+        c->up_eof = true;
+        size_t before = evbuffer_get_length(bufferevent_get_input(c->up->bev));
+        if (before) {
+            int rc = read_response_head(c);
+            if (rc == GW_GONE || c->ustate != US_HEAD_WAIT || !c->up)
+                return rc;
+        }
+    }
     if (c->ustate == US_BODY) {
         if (c->resp_body == RT_BODY_CLOSE && (what & BEV_EVENT_EOF)) {
             pump_response(c); /* whatever is still buffered */
@@ -399,10 +439,9 @@ int gw_exchange_up_eof(gw_client *c, short what)
         gw_attempt_end(c);
         return gw_attempt_start(c);
     }
-    char ev[160];
-    snprintf(ev, sizeof ev, "%s before a complete response head",
-             (what & BEV_EVENT_EOF) ? "connection closed" : (e ? strerror(e) : "connection error"));
-    rt_code code = gw_hop_is_direct(c) ? RT_E_target_reset
-                                       : (got_bytes ? RT_E_proxy_bad_response : RT_E_proxy_reset);
+    char ev[GW_EVIDENCE];
+    gw_seen seen = { .phase = RT_PH_REQUEST_SENT, .err = (what & BEV_EVENT_EOF) ? 0 : e,
+                     .peer_closed = (what & BEV_EVENT_EOF) != 0, .bad_response = got_bytes };
+    rt_code code = gw_classify(c, &seen, ev, sizeof ev);
     return gw_attempt_failed(c, code, 0, ev);
 }

@@ -21,6 +21,7 @@
 #include <stdatomic.h>
 
 #include "core/base/rng.h"
+#include "core/errors/classify.h"
 #include "core/errors/vocab.h"
 #include "core/http/http1.h"
 #include "core/pool/upstream.h"
@@ -42,6 +43,7 @@ typedef struct gw_pool {
     rt_pool pool;
     _Atomic uint32_t *in_flight; /* per entry */
     uint64_t generation;
+    rt_sigset *sigs;             /* built-in signatures plus --signatures, loaded with the pool */
 } gw_pool;
 
 typedef struct gw_server gw_server;
@@ -166,6 +168,9 @@ struct gw_client {
     rt_body_kind resp_body;
     uint64_t resp_bytes;      /* body bytes sent to the client */
     uint64_t tunnel_up, tunnel_down;
+    char first_c2s[RT_TUNNEL_SNIFF_MAX], first_s2c[RT_TUNNEL_SNIFF_MAX]; /* first tunnel bytes each way */
+    uint8_t nfirst_c2s, nfirst_s2c;
+    bool up_eof;              /* the hop closed while a response head waited for body bytes */
     bool resp_started;        /* some byte of a response went to the client */
 
     /* outcome */
@@ -206,8 +211,18 @@ int gw_attempt_retry(gw_client *c);
 void gw_attempt_end(gw_client *c);
 /* Is the current hop the target itself (a `direct` entry)? */
 bool gw_hop_is_direct(const gw_client *c);
-/* Map a socket-level failure of the current hop to the vocabulary. */
-rt_code gw_net_code(const gw_client *c, int sys_errno, bool dns, bool timeout, bool connected);
+
+/* classify.c: what an attempt saw, for the classifier */
+typedef struct gw_seen {
+    rt_phase phase;
+    int err;                   /* errno of the failure, 0 if none */
+    bool timed_out, peer_closed, bad_response;
+    const rt_http_resp *resp;  /* response head, or NULL */
+    rt_slice body;             /* body prefix (borrowed) */
+} gw_seen;
+rt_code gw_classify(gw_client *c, const gw_seen *s, char *ev, size_t evlen);
+/* The classifier phase matching the attempt's state. */
+rt_phase gw_phase_now(const gw_client *c, bool dns);
 void gw_upconn_free(gw_upconn *u);
 void gw_upconn_park(gw_client *c);       /* return the connection to the idle pool */
 void gw_idle_sweep(gw_worker *w, uint64_t now_ms);

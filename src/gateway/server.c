@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "core/base/wbuf.h"
+#include "core/errors/sig.h"
 #include "gateway/gw_int.h"
 #include "io/clock.h"
 
@@ -50,11 +51,12 @@ void gw_set_nodelay(struct bufferevent *bev)
 
 /* ==== Pool references ==== */
 
-static gw_pool *pool_wrap(rt_pool *p, uint64_t gen)
+static gw_pool *pool_wrap(rt_pool *p, rt_sigset *sigs, uint64_t gen)
 {
     gw_pool *g = calloc(1, sizeof *g);
     if (!g)
         return NULL;
+    g->sigs = sigs;
     g->in_flight = calloc(p->n ? p->n : 1, sizeof *g->in_flight);
     if (!g->in_flight) {
         free(g);
@@ -79,6 +81,7 @@ void gw_pool_release(gw_pool *p)
 {
     if (p && atomic_fetch_sub(&p->refs, 1) == 1) {
         rt_pool_clear(&p->pool);
+        rt_sigset_free(p->sigs);
         free((void *)p->in_flight);
         free(p);
     }
@@ -91,6 +94,44 @@ static int load_pool(const gw_config *cfg, rt_pool *out, char *err, size_t errle
         return rt_pool_parse("(built-in)", direct, sizeof direct - 1, out, err, errlen);
     }
     return rt_pool_load(cfg->pool_path, out, err, errlen);
+}
+
+/* Built-in signatures plus the --signatures file (tried first). */
+static rt_sigset *load_sigs(const gw_config *cfg, char *err, size_t errlen)
+{
+    rt_sigset *s = rt_sigset_new();
+    if (!s) {
+        snprintf(err, errlen, "out of memory for signatures");
+        return NULL;
+    }
+    if (rt_sigset_add_builtin(s, err, errlen) != 0 ||
+        (cfg->signatures_path && rt_sig_load_file(cfg->signatures_path, s, err, errlen) != 0)) {
+        rt_sigset_free(s);
+        return NULL;
+    }
+    return s;
+}
+
+/* Pool and signatures load together: both or neither. */
+static gw_pool *load_all(gw_server *s, char *err, size_t errlen)
+{
+    rt_pool p;
+    if (load_pool(&s->cfg, &p, err, errlen) != 0)
+        return NULL;
+    rt_sigset *sigs = load_sigs(&s->cfg, err, errlen);
+    if (!sigs) {
+        rt_pool_clear(&p);
+        return NULL;
+    }
+    gw_pool *g = pool_wrap(&p, sigs, s->pool_generation + 1);
+    if (!g) {
+        rt_pool_clear(&p);
+        rt_sigset_free(sigs);
+        snprintf(err, errlen, "out of memory loading the pool");
+        return NULL;
+    }
+    s->pool_generation++;
+    return g;
 }
 
 void gw_log_event(gw_server *s, const char *event, const char *detail)
@@ -109,18 +150,12 @@ void gw_log_event(gw_server *s, const char *event, const char *detail)
 
 static void reload_pool(gw_server *s)
 {
-    rt_pool p;
     char err[512], msg[640];
-    if (load_pool(&s->cfg, &p, err, sizeof err) != 0) {
-        snprintf(msg, sizeof msg, "%s; keeping the previous pool (%zu upstreams). Fix the file and send SIGHUP again.",
+    gw_pool *g = load_all(s, err, sizeof err);
+    if (!g) {
+        snprintf(msg, sizeof msg, "%s; keeping the previous pool (%zu upstreams) and signatures. Fix the file and send SIGHUP again.",
                  err, s->pool->pool.n);
         gw_log_event(s, "reload_failed", msg);
-        return;
-    }
-    gw_pool *g = pool_wrap(&p, ++s->pool_generation);
-    if (!g) {
-        rt_pool_clear(&p);
-        gw_log_event(s, "reload_failed", "out of memory; keeping the previous pool");
         return;
     }
     pthread_mutex_lock(&s->pool_mu);
@@ -128,8 +163,9 @@ static void reload_pool(gw_server *s)
     s->pool = g;
     pthread_mutex_unlock(&s->pool_mu);
     gw_pool_release(old);
-    snprintf(msg, sizeof msg, "%s: %zu upstreams (generation %llu)", s->cfg.pool_path ? s->cfg.pool_path : "(built-in)",
-             g->pool.n, (unsigned long long)g->generation);
+    snprintf(msg, sizeof msg, "%s: %zu upstreams, %zu signatures (generation %llu)",
+             s->cfg.pool_path ? s->cfg.pool_path : "(built-in)", g->pool.n, rt_sigset_count(g->sigs),
+             (unsigned long long)g->generation);
     gw_log_event(s, "pool_reloaded", msg);
     if (s->log)
         io_logq_reopen(s->log);
@@ -352,15 +388,8 @@ static int setup(gw_server *s, const gw_config *cfg, char *err, size_t errlen)
     }
     if (cfg->connect_ports && parse_ports(s, cfg->connect_ports, err, errlen) != 0)
         return -1;
-    rt_pool p;
-    if (load_pool(cfg, &p, err, errlen) != 0)
+    if (!(s->pool = load_all(s, err, errlen)))
         return -1;
-    s->pool = pool_wrap(&p, ++s->pool_generation);
-    if (!s->pool) {
-        rt_pool_clear(&p);
-        snprintf(err, errlen, "out of memory loading the pool");
-        return -1;
-    }
     pthread_mutex_init(&s->pool_mu, NULL);
     if (cfg->log_path && !(s->log = io_logq_open(cfg->log_path, 0, err, errlen)))
         return -1;

@@ -50,21 +50,6 @@ int gw_tunnel_begin(gw_client *c)
     return GW_OK;
 }
 
-/* Interim classification of a refused CONNECT until the signature-based
- * classifier is wired in. */
-static rt_code classify_connect_reply(const gw_client *c, int status)
-{
-    switch (status) {
-    case 407: return c->auth[0] ? RT_E_proxy_auth_failed : RT_E_proxy_auth_required;
-    case 403: return RT_E_proxy_connect_refused;
-    case 405:
-    case 501: return RT_E_proxy_connect_unsupported;
-    case 503: return RT_E_proxy_overloaded;
-    case 504: return RT_E_target_connect_timeout;
-    default: return RT_E_proxy_error;
-    }
-}
-
 int gw_tunnel_up_read(gw_client *c)
 {
     if (c->state == CS_TUNNEL)
@@ -83,8 +68,11 @@ int gw_tunnel_up_read(gw_client *c)
         return GW_OK;
     char ev[GW_EVIDENCE];
     if (r < 0) {
-        snprintf(ev, sizeof ev, "malformed reply to CONNECT: %s", rt_http_err_str(c->resp.h.err));
-        return gw_attempt_failed(c, RT_E_proxy_bad_response, 0, ev);
+        char cev[GW_EVIDENCE];
+        gw_seen seen = { .phase = RT_PH_PROXY_CONNECT, .bad_response = true };
+        rt_code code = gw_classify(c, &seen, cev, sizeof cev);
+        snprintf(ev, sizeof ev, "%.120s: %s", cev, rt_http_err_str(c->resp.h.err));
+        return gw_attempt_failed(c, code, 0, ev);
     }
     int st = c->resp.status;
     if (st >= 200 && st < 300) {
@@ -96,8 +84,39 @@ int gw_tunnel_up_read(gw_client *c)
         gw_attempt_judge(c, &o, &code, &ra);
         return tunnel_open(c);
     }
-    snprintf(ev, sizeof ev, "proxy answered CONNECT with %d " RT_SLICE_FMT, st, RT_SLICE_ARG(c->resp.reason));
-    return gw_attempt_failed(c, classify_connect_reply(c, st), st, ev);
+    /* The proxy's refusal page (it is the whole answer: no tunnel) is
+     * judged with its body when it is already here. */
+    size_t have = n - (size_t)r;
+    if (have > RT_CLASSIFY_BODY_MAX)
+        have = RT_CLASSIFY_BODY_MAX;
+    gw_seen seen = { .phase = RT_PH_PROXY_CONNECT, .resp = &c->resp, .body = rt_slice_from(data + r, have) };
+    rt_code code = gw_classify(c, &seen, ev, sizeof ev);
+    return gw_attempt_failed(c, code, st, ev);
+}
+
+/* Keep the first bytes of each direction: a TLS alert or a plain-text
+ * answer right after the client's hello is how a failing tunnel shows. */
+static void note_first_bytes(gw_client *c, struct evbuffer *in, bool from_client)
+{
+    uint8_t *n = from_client ? &c->nfirst_c2s : &c->nfirst_s2c;
+    char *dst = from_client ? c->first_c2s : c->first_s2c;
+    if (*n < RT_TUNNEL_SNIFF_MAX)
+        *n += (uint8_t)evbuffer_copyout(in, dst + *n, RT_TUNNEL_SNIFF_MAX - *n);
+}
+
+/* How did the tunnel go? Classified from what rotor could see of it; the
+ * client already has its 200, so this only informs the log and policies. */
+static void judge_tunnel(gw_client *c)
+{
+    char ev[GW_EVIDENCE];
+    gw_seen seen = { .phase = RT_PH_TUNNEL };
+    rt_code code = gw_classify(c, &seen, ev, sizeof ev);
+    if (code != RT_E_ok) {
+        c->code = code;
+        snprintf(c->evidence, sizeof c->evidence, "%s", ev);
+        if (c->natt)
+            c->att[c->natt - 1].code = code;
+    }
 }
 
 int gw_tunnel_relay(gw_client *c, bool from_client)
@@ -110,6 +129,7 @@ int gw_tunnel_relay(gw_client *c, bool from_client)
     struct evbuffer *out = bufferevent_get_output(dst);
     size_t n = evbuffer_get_length(in);
     if (n) {
+        note_first_bytes(c, in, from_client);
         evbuffer_add_buffer(out, in);
         if (from_client)
             c->tunnel_up += n;
@@ -136,10 +156,12 @@ int gw_tunnel_eof(gw_client *c, bool client_side, short what)
     if (c->state != CS_TUNNEL) {
         /* The proxy closed before answering CONNECT. */
         int e = EVUTIL_SOCKET_ERROR();
-        char ev[128];
-        snprintf(ev, sizeof ev, "%s before answering CONNECT",
-                 (what & BEV_EVENT_EOF) ? "proxy closed the connection" : (e ? strerror(e) : "connection error"));
-        return gw_attempt_failed(c, gw_net_code(c, e, false, false, true), 0, ev);
+        char ev[GW_EVIDENCE];
+        bool got = c->up && evbuffer_get_length(bufferevent_get_input(c->up->bev)) > 0;
+        gw_seen seen = { .phase = RT_PH_PROXY_CONNECT, .err = (what & BEV_EVENT_EOF) ? 0 : e,
+                         .peer_closed = (what & BEV_EVENT_EOF) != 0, .bad_response = got };
+        rt_code code = gw_classify(c, &seen, ev, sizeof ev);
+        return gw_attempt_failed(c, code, 0, ev);
     }
     /* One side ended: hand over what it sent, then end the tunnel. */
     struct bufferevent *src = client_side ? c->bev : c->up->bev;
@@ -152,15 +174,18 @@ int gw_tunnel_eof(gw_client *c, bool client_side, short what)
         else
             c->tunnel_down += n;
     }
+    judge_tunnel(c);
     if (!client_side) {
-        snprintf(c->evidence, sizeof c->evidence, "target side closed the tunnel");
+        if (c->code == RT_E_ok)
+            snprintf(c->evidence, sizeof c->evidence, "target side closed the tunnel");
         /* The upstream's data is on its way to the client: let the client
          * connection flush it, then close. */
         gw_attempt_end(c);
         c->keep_alive = false;
         return gw_client_finish(c);
     }
-    snprintf(c->evidence, sizeof c->evidence, "client closed the tunnel");
+    if (c->code == RT_E_ok)
+        snprintf(c->evidence, sizeof c->evidence, "client closed the tunnel");
     c->keep_alive = false;
     /* Client gone: nothing can be delivered to it any more. */
     evbuffer_drain(bufferevent_get_output(c->bev), evbuffer_get_length(bufferevent_get_output(c->bev)));

@@ -147,30 +147,6 @@ void gw_idle_flush(gw_worker *w)
 
 /* ==== Failure mapping and the retry decision ==== */
 
-rt_code gw_net_code(const gw_client *c, int e, bool dns, bool timeout, bool connected)
-{
-    bool direct = gw_hop_is_direct(c);
-    if (dns)
-        return direct ? RT_E_target_dns_failed : RT_E_proxy_dns_failed;
-    if (timeout && !connected)
-        return direct ? RT_E_target_connect_timeout : RT_E_proxy_connect_timeout;
-    if (timeout)
-        return direct ? RT_E_target_timeout : RT_E_proxy_read_timeout;
-    switch (e) {
-    case ECONNREFUSED:
-        return direct ? RT_E_target_refused : RT_E_proxy_refused;
-    case EHOSTUNREACH:
-    case ENETUNREACH:
-    case EADDRNOTAVAIL:
-        return direct ? RT_E_target_unreachable : RT_E_proxy_unreachable;
-    case ETIMEDOUT:
-        return connected ? (direct ? RT_E_target_timeout : RT_E_proxy_read_timeout)
-                         : (direct ? RT_E_target_connect_timeout : RT_E_proxy_connect_timeout);
-    default:
-        return direct ? RT_E_target_reset : RT_E_proxy_reset;
-    }
-}
-
 void gw_attempt_end(gw_client *c)
 {
     if (c->att_active) {
@@ -232,7 +208,7 @@ int gw_attempt_failed(gw_client *c, rt_code code, int status, const char *eviden
 int gw_attempt_timeout(gw_client *c)
 {
     const gw_config *cfg = &c->w->srv->cfg;
-    char ev[128];
+    char ev[GW_EVIDENCE];
     if (c->retry_wait) {
         c->retry_wait = false;
         return gw_attempt_start(c);
@@ -254,9 +230,11 @@ int gw_attempt_timeout(gw_client *c)
         return gw_client_finish(c);
     }
     bool connected = c->ustate != US_DIALING;
-    snprintf(ev, sizeof ev, "%s: no answer within %u ms", connected ? "waiting for the response" : "connect",
-             connected ? cfg->read_timeout_ms : cfg->connect_timeout_ms);
-    return gw_attempt_failed(c, gw_net_code(c, ETIMEDOUT, false, true, connected), 0, ev);
+    gw_seen seen = { .phase = gw_phase_now(c, false), .timed_out = true };
+    char cev[GW_EVIDENCE];
+    rt_code code = gw_classify(c, &seen, cev, sizeof cev);
+    snprintf(ev, sizeof ev, "%.150s after %u ms", cev, connected ? cfg->read_timeout_ms : cfg->connect_timeout_ms);
+    return gw_attempt_failed(c, code, 0, ev);
 }
 
 /* ==== Dialing ==== */
@@ -291,12 +269,15 @@ static void dial_failed(gw_client *c, short what)
 {
     int e = EVUTIL_SOCKET_ERROR();
     int dns_err = bufferevent_socket_get_dns_error(c->up->bev);
-    char ev[160];
+    gw_seen seen = { .phase = gw_phase_now(c, dns_err != 0), .err = e,
+                     .timed_out = (what & BEV_EVENT_TIMEOUT) != 0 };
+    char cev[GW_EVIDENCE], ev[GW_EVIDENCE];
+    rt_code code = gw_classify(c, &seen, cev, sizeof cev);
     if (dns_err)
-        snprintf(ev, sizeof ev, "DNS lookup failed: %s", evutil_gai_strerror(dns_err));
+        snprintf(ev, sizeof ev, "%.120s (%s)", cev, evutil_gai_strerror(dns_err));
     else
-        snprintf(ev, sizeof ev, "connect(): %s", e ? strerror(e) : "connection failed");
-    gw_attempt_failed(c, gw_net_code(c, e, dns_err != 0, (what & BEV_EVENT_TIMEOUT) != 0, false), 0, ev);
+        snprintf(ev, sizeof ev, "%s", cev);
+    gw_attempt_failed(c, code, 0, ev);
 }
 
 static void up_event_cb(struct bufferevent *bev, short what, void *arg)
