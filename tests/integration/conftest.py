@@ -4,6 +4,7 @@ per test. Every process is stopped at teardown, also when tests fail or the
 run is interrupted."""
 import atexit
 import os
+import signal
 import sys
 import types
 from pathlib import Path
@@ -14,6 +15,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import peers  # noqa: E402
 
 atexit.register(peers.stop_all)
+
+# Clients in the tests name their proxy explicitly; a proxy or no-proxy
+# setting inherited from the environment must not reroute them.
+for _var in ("http_proxy", "https_proxy", "all_proxy", "no_proxy", "ftp_proxy"):
+    os.environ.pop(_var, None)
+    os.environ.pop(_var.upper(), None)
 
 # Credentials of the upstream proxies. WEIRD_PASSWORD holds every character
 # that must be percent-encoded in a pool URL.
@@ -148,6 +155,24 @@ def pytest_runtest_makereport(item, call):
         for i, g in enumerate(getattr(item, "_rotors", [])):
             rep.sections.append(("rotor #%d stderr (%s)" % (i, g.stderr_path), peers.tail(g.stderr_path, 6000)))
             rep.sections.append(("rotor #%d log (%s)" % (i, g.log_path), peers.tail(g.log_path, 4000)))
+
+
+TEST_WATCHDOG = 60  # seconds: no single test may take longer
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_call(item):
+    """Bound every test's run time, whatever it waits on."""
+    def expired(signum, frame):
+        pytest.fail("test exceeded the %d s watchdog" % TEST_WATCHDOG)
+
+    old = signal.signal(signal.SIGALRM, expired)
+    signal.alarm(TEST_WATCHDOG)
+    try:
+        yield
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, old)
 
 
 def pytest_sessionfinish(session, exitstatus):

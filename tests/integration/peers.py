@@ -362,6 +362,16 @@ class Nginx:
         except OSError:
             return 0
 
+    def wait_count(self, needle, n, timeout=5.0):
+        """The access-log count for needle once it reaches n (nginx logs
+        after the response is sent), or the count when the time is up."""
+        deadline = time.monotonic() + timeout
+        while True:
+            c = self.count(needle)
+            if c >= n or time.monotonic() > deadline:
+                return c
+            time.sleep(0.05)
+
     def stop(self):
         self.proc.stop()
 
@@ -401,6 +411,17 @@ class UpstreamProxy:
 
     def count(self, needle):
         return sum(1 for line in self.request_lines() if needle in line)
+
+    def wait_line(self, pred, timeout=5.0):
+        """True once a logged request line satisfies pred (squid logs a
+        request when it ends, a CONNECT tunnel when it closes)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            if any(pred(line) for line in self.request_lines()):
+                return True
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.05)
 
 
 SQUID_CONF = """\
@@ -618,9 +639,15 @@ class Rotor:
 
     def wait_ready(self, timeout=START_TIMEOUT):
         banner = "listening on %s:%d" % (self.host, self.port)
+        t0 = time.monotonic()
+
+        # The banner is the readiness signal; polling the port (a connection
+        # without a request) is only the fallback for a silent start.
+        def ready():
+            return banner in self.proc.stderr_text() or (time.monotonic() - t0 > 2 and port_open(self.port))
+
         try:
-            wait_until(lambda: banner in self.proc.stderr_text() or port_open(self.port), timeout, self.proc,
-                       "rotor to print '%s'" % banner, [self.log_path])
+            wait_until(ready, timeout, self.proc, "rotor to print '%s'" % banner, [self.log_path])
         except PeerError as e:
             raise RotorError(str(e)) from None
 
@@ -742,52 +769,131 @@ def new_run_dir():
     return d
 
 
-def curl(*args, timeout=30):
-    """Run curl with bounded time; returns CompletedProcess (bytes)."""
-    argv = ["curl", "-sS", "--max-time", str(timeout), *[str(a) for a in args]]
+def curl(*args, timeout=10):
+    """Run curl with bounded time, ignoring proxy environment variables;
+    returns CompletedProcess (bytes)."""
+    argv = ["curl", "-sS", "--noproxy", "", "--max-time", str(timeout), *[str(a) for a in args]]
     return subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                           timeout=timeout + 5)
 
 
-def raw_exchange(port, data, timeout=5.0):
-    """Send raw bytes to 127.0.0.1:port, half-close, read until the peer
-    closes, the answer is complete, or timeout. Returns (status, headers as
-    a list of (lowercase name, value), body bytes, raw bytes)."""
-    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
-        s.sendall(data)
-        buf = b""
+class Response:
+    def __init__(self, status, headers, body, raw):
+        self.status = status      # int, or None if no status line arrived
+        self.headers = headers    # [(lowercase name, value)] in order
+        self.body = body
+        self.raw = raw
+
+    def header(self, name):
+        return header(self.headers, name)
+
+    def __repr__(self):
+        return "Response(%r, %r, %r)" % (self.status, self.headers, self.body[:200])
+
+
+class RawConn:
+    """A plain TCP client for byte-exact requests: send anything, read one
+    response at a time (Content-Length, chunked or close-delimited), and
+    tell whether the server closed the connection."""
+
+    def __init__(self, port, timeout=5.0):
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+        self.timeout = timeout
+        self.buf = b""
+        self.eof = False
+
+    def close(self):
+        self.sock.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def send(self, data):
+        self.sock.sendall(data)
+
+    def _fill(self, deadline):
+        if self.eof:
+            return False
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return False
+        self.sock.settimeout(left)
+        try:
+            data = self.sock.recv(65536)
+        except socket.timeout:
+            return False
+        except ConnectionResetError:
+            data = b""
+        if not data:
+            self.eof = True
+            return False
+        self.buf += data
+        return True
+
+    def _until(self, pred, deadline):
+        while not pred():
+            if not self._fill(deadline):
+                return pred()
+        return True
+
+    def read_response(self, head_request=False, timeout=None):
+        """One response; status None if the head did not arrive in time."""
+        deadline = time.monotonic() + (timeout or self.timeout)
+        if not self._until(lambda: b"\r\n\r\n" in self.buf, deadline):
+            raw, self.buf = self.buf, b""
+            return Response(None, [], b"", raw)
+        head, _, self.buf = self.buf.partition(b"\r\n\r\n")
+        lines = head.decode("latin-1").split("\r\n")
+        m = re.match(r"HTTP/1\.[01] (\d{3})", lines[0])
+        status = int(m.group(1)) if m else None
+        headers = []
+        for line in lines[1:]:
+            k, _, v = line.partition(":")
+            headers.append((k.strip().lower(), v.strip()))
+        body = b""
+        te = (header(headers, "transfer-encoding") or "").lower()
+        cl = header(headers, "content-length")
+        if head_request or status in (204, 304) or (status is not None and status < 200):
+            pass
+        elif "chunked" in te:
+            while True:
+                if not self._until(lambda: b"\r\n" in self.buf, deadline):
+                    break
+                line, _, rest = self.buf.partition(b"\r\n")
+                size = int(line.split(b";")[0].strip() or b"0", 16)
+                if not self._until(lambda: len(self.buf) >= len(line) + 2 + size + 2, deadline):
+                    break
+                body += rest[:size]
+                self.buf = self.buf[len(line) + 2 + size + 2:]
+                if size == 0:
+                    # Trailers are not expected; the last CRLF was consumed.
+                    break
+        elif cl is not None:
+            n = int(cl)
+            self._until(lambda: len(self.buf) >= n, deadline)
+            body, self.buf = self.buf[:n], self.buf[n:]
+        else:
+            self._until(lambda: False, deadline)  # until close
+            body, self.buf = self.buf, b""
+        return Response(status, headers, body, head + b"\r\n\r\n" + body)
+
+    def closed_by_peer(self, timeout=2.0):
+        """True if the server closes the connection within timeout (any
+        further bytes it sends are kept in self.buf)."""
         deadline = time.monotonic() + timeout
-        head_end = -1
-        need = None
-        while time.monotonic() < deadline:
-            s.settimeout(max(0.05, deadline - time.monotonic()))
-            try:
-                chunk = s.recv(65536)
-            except socket.timeout:
-                break
-            except ConnectionResetError:
-                break
-            if not chunk:
-                break
-            buf += chunk
-            if head_end < 0:
-                head_end = buf.find(b"\r\n\r\n")
-                if head_end >= 0:
-                    m = re.search(rb"(?im)^content-length:\s*(\d+)\s*$", buf[:head_end])
-                    if m:
-                        need = head_end + 4 + int(m.group(1))
-            if need is not None and len(buf) >= need:
-                break
-    if head_end < 0:
-        return None, [], b"", buf
-    lines = buf[:head_end].decode("latin-1").split("\r\n")
-    m = re.match(r"HTTP/1\.[01] (\d{3})", lines[0])
-    status = int(m.group(1)) if m else None
-    headers = []
-    for line in lines[1:]:
-        k, _, v = line.partition(":")
-        headers.append((k.strip().lower(), v.strip()))
-    return status, headers, buf[head_end + 4:], buf
+        while not self.eof and time.monotonic() < deadline:
+            self._fill(deadline)
+        return self.eof
+
+
+def raw_exchange(port, data, timeout=5.0):
+    """Send raw bytes on a fresh connection and read one response."""
+    with RawConn(port, timeout) as c:
+        c.send(data)
+        return c.read_response()
 
 
 def header(headers, name):
