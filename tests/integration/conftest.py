@@ -16,6 +16,15 @@ import peers  # noqa: E402
 
 atexit.register(peers.stop_all)
 
+
+def _terminated(signum, frame):
+    # Turn SIGTERM (e.g. from `timeout`) into an interrupt so fixture
+    # finalizers and the atexit hook stop every peer.
+    raise KeyboardInterrupt("SIGTERM")
+
+
+signal.signal(signal.SIGTERM, _terminated)
+
 # Clients in the tests name their proxy explicitly; a proxy or no-proxy
 # setting inherited from the environment must not reroute them.
 for _var in ("http_proxy", "https_proxy", "all_proxy", "no_proxy", "ftp_proxy"):

@@ -30,7 +30,23 @@ STOP_TIMEOUT = 5.0    # seconds between SIGTERM and SIGKILL
 BIG_SIZE = 100 * 1024 * 1024  # nginx's /big file
 
 _registry = []  # every Proc started in this interpreter
-_registry_lock = threading.Lock()
+_run_dir = None  # this run's directory, once new_run_dir() made it
+_registry_lock = threading.RLock()
+
+PR_SET_PDEATHSIG = 1
+try:
+    import ctypes
+    _libc = ctypes.CDLL(None, use_errno=True)
+except OSError:  # pragma: no cover
+    _libc = None
+
+
+def _die_with_parent():
+    """In the child before exec: get SIGTERM if the test process dies
+    without cleaning up (e.g. SIGKILL). squid loses this when it changes
+    credentials; its stop() covers the normal path."""
+    if _libc is not None:
+        _libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
 
 
 class PeerError(RuntimeError):
@@ -77,10 +93,14 @@ class Proc:
         self.stderr_path = self.dir / ("%s.stderr" % name)
         with open(self.stdout_path, "wb") as out, open(self.stderr_path, "wb") as err:
             self.popen = subprocess.Popen(self.argv, stdin=subprocess.DEVNULL, stdout=out, stderr=err,
-                                          cwd=str(self.dir), env=env, start_new_session=True)
+                                          cwd=str(self.dir), env=env, start_new_session=True,
+                                          preexec_fn=_die_with_parent)
         self.pid = self.popen.pid
         with _registry_lock:
             _registry.append(self)
+        if _run_dir is not None:
+            with open(_run_dir / "pids", "a") as f:
+                f.write("%d\n" % self.pid)
 
     def alive(self):
         return self.popen.poll() is None
@@ -753,12 +773,61 @@ def run_rotor_expect_exit(binary, argv, directory, timeout=5.0):
     return proc.popen.returncode, proc.stderr_text()
 
 
+def _cmdline(pid):
+    try:
+        return Path("/proc/%d/cmdline" % pid).read_bytes().replace(b"\0", b" ").decode("utf-8", "replace")
+    except OSError:
+        return None
+
+
+def reap_stale(run_dir):
+    """Stop processes an earlier run started and left behind (its test
+    process was killed outright: squid drops privileges, which clears the
+    parent-death signal). Only pids that run recorded, and only while their
+    command line still names that run's directory."""
+    pids_file = Path(run_dir) / "pids"
+    try:
+        pids = [int(x) for x in pids_file.read_text().split()]
+    except (OSError, ValueError):
+        return
+    marker = str(run_dir)
+    left = []
+    for pid in pids:
+        cmd = _cmdline(pid)
+        if cmd and marker in cmd:
+            try:
+                os.kill(pid, signal.SIGTERM)
+                left.append(pid)
+            except ProcessLookupError:
+                pass
+    deadline = time.monotonic() + STOP_TIMEOUT
+    while left and time.monotonic() < deadline:
+        left = [p for p in left if (_cmdline(p) or "").find(marker) >= 0]
+        time.sleep(0.05)
+    for pid in left:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    # squid's shared-memory segments of that run (named after its pid).
+    m = re.search(r"-(\d+)$", Path(run_dir).name)
+    if m:
+        for p in Path("/dev/shm").glob("rotoritest%s*" % m.group(1)):
+            try:
+                p.unlink()
+            except OSError:
+                pass
+
+
 def new_run_dir():
-    """tests/integration/.out/run-<time>-<pid>; older runs beyond the last
-    few are removed."""
+    """tests/integration/.out/run-<time>-<pid>; processes left by earlier
+    runs are stopped, and older runs beyond the last few are removed."""
+    global _run_dir
     root = Path(os.environ.get("ROTOR_ITEST_OUT", HERE / ".out"))
     root.mkdir(parents=True, exist_ok=True)
     old = sorted(p for p in root.glob("run-*") if p.is_dir())
+    for p in old:
+        reap_stale(p)
     for p in old[:-3]:
         shutil.rmtree(p, ignore_errors=True)
     d = root / ("run-%s-%d" % (time.strftime("%Y%m%d-%H%M%S"), os.getpid()))
@@ -766,6 +835,7 @@ def new_run_dir():
     # squid drops to the proxy user and must reach its directory.
     for p in [root, d]:
         os.chmod(p, 0o755)
+    _run_dir = d
     return d
 
 
