@@ -144,7 +144,8 @@ bool rt_http_list_has(rt_slice list, const char *tok);
  * Proxy-Authenticate) and for any field named in one of the message's
  * Connection values. Transfer-Encoding and Content-Length are framing and
  * are NOT reported here: the forwarder keeps them because it relays bodies
- * verbatim. */
+ * verbatim. They and Host stay unreported even when a Connection field
+ * names them (a way to make proxies strip framing or routing fields). */
 bool rt_http_is_hop_by_hop(const rt_http_head *h, rt_slice name);
 
 /* ---- request-target (RFC 9112 section 3.2) ---- */
