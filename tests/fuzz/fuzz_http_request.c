@@ -49,6 +49,7 @@ static void check_request(const char *buf, size_t size, const rt_http_limits *li
         (void)rt_http_list_has(hdrs[i].value, "close");
     }
     FUZZ_CHECK(rt_http_find(&req.h, "Host") != NULL || req.h.minor == 0);
+    fuzz_check_accepted_head(buf, n, &req.h);
 
     /* The same bytes without what follows give the same head. */
     size_t nh = req.h.nhdrs;

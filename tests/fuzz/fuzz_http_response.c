@@ -36,6 +36,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             FUZZ_CHECK(fuzz_inside(hdrs[i].value, buf, n));
             (void)rt_http_is_hop_by_hop(&resp.h, hdrs[i].name);
         }
+        fuzz_check_accepted_head(buf, n, &resp.h);
         /* Framing rules of RFC 9112 section 6.3. */
         if (m == RT_M_HEAD || resp.status < 200 || resp.status == 204 || resp.status == 304)
             FUZZ_CHECK(resp.h.body == RT_BODY_NONE);

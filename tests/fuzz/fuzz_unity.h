@@ -33,6 +33,30 @@ static inline bool fuzz_inside(rt_slice s, const char *base, size_t n)
     return s.p >= base && s.p <= base + n && s.n <= (size_t)(base + n - s.p);
 }
 
+/* What a strict parser promises about an accepted head of n bytes: every
+ * CR is followed by LF and every LF preceded by CR, field names are tokens
+ * and values hold no CTL but HTAB and have no surrounding whitespace. */
+static inline void fuzz_check_accepted_head(const char *buf, size_t n, const rt_http_head *h)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (buf[i] == '\r')
+            FUZZ_CHECK(i + 1 < n && buf[i + 1] == '\n');
+        if (buf[i] == '\n')
+            FUZZ_CHECK(i > 0 && buf[i - 1] == '\r');
+    }
+    for (size_t k = 0; k < h->nhdrs; k++) {
+        rt_slice nm = h->hdrs[k].name, v = h->hdrs[k].value;
+        for (size_t i = 0; i < nm.n; i++)
+            FUZZ_CHECK(rt_http_cc[(unsigned char)nm.p[i]] & RT_CC_TOKEN);
+        for (size_t i = 0; i < v.n; i++)
+            FUZZ_CHECK(rt_http_cc[(unsigned char)v.p[i]] & RT_CC_FVAL);
+        if (v.n) {
+            FUZZ_CHECK(v.p[0] != ' ' && v.p[0] != '\t');
+            FUZZ_CHECK(v.p[v.n - 1] != ' ' && v.p[v.n - 1] != '\t');
+        }
+    }
+}
+
 /* Exact-size heap copy so ASan sees any read past the input. */
 static inline char *fuzz_copy(const uint8_t *data, size_t size)
 {

@@ -23,7 +23,21 @@
  * several Content-Length values must all be equal, valid decimal and
  * < 2^62; Transfer-Encoding must end in "chunked" for a request (else 501
  * for an unknown coding, 400 if chunked is not last); a response may
- * end with a non-chunked coding (then the body is close-delimited). */
+ * end with a non-chunked coding (then the body is close-delimited).
+ *
+ * Decisions beyond the grammar:
+ *   - Empty lines (CRLF) before a request-line are skipped (RFC 9112
+ *     section 2.2 SHOULD); they count towards max_head and the consumed
+ *     length.
+ *   - A status line may end right after the code ("HTTP/1.1 200\r\n");
+ *     the reason phrase carries no meaning and servers omit the SP.
+ *   - A request with Transfer-Encoding in HTTP/1.0 is refused
+ *     (RT_HPE_TE_HTTP10); a 1.0 response with it is read until close.
+ *   - Transfer codings other than gzip, x-gzip, deflate, compress,
+ *     x-compress and chunked in a request give 501, even before chunked.
+ *   - Content-Length: 0 gives RT_BODY_LENGTH with content_length 0.
+ *   - A tunnel (2xx to CONNECT) or 101 response has keep_alive false: the
+ *     connection no longer carries HTTP/1.1 messages. */
 #ifndef ROTOR_CORE_HTTP_HTTP1_H
 #define ROTOR_CORE_HTTP_HTTP1_H
 
@@ -86,6 +100,7 @@ typedef struct rt_http_hdr {
     rt_slice value; /* leading and trailing OWS removed */
 } rt_http_hdr;
 
+/* A zero field means the default below. */
 typedef struct rt_http_limits {
     size_t max_line; /* request line / status line bytes, excluding CRLF */
     size_t max_head; /* whole head including CRLF CRLF */
@@ -144,7 +159,8 @@ bool rt_http_list_has(rt_slice list, const char *tok);
  * Proxy-Authenticate) and for any field named in one of the message's
  * Connection values. Transfer-Encoding and Content-Length are framing and
  * are NOT reported here: the forwarder keeps them because it relays bodies
- * verbatim. */
+ * verbatim. They and Host stay unreported even when a Connection field
+ * names them (a way to make proxies strip framing or routing fields). */
 bool rt_http_is_hop_by_hop(const rt_http_head *h, rt_slice name);
 
 /* ---- request-target (RFC 9112 section 3.2) ---- */
@@ -165,7 +181,13 @@ typedef struct rt_url {
     rt_slice path;      /* origin-form part: "/path?q" ("/" when empty) */
 } rt_url;
 
-/* Parse and validate a request-target for `meth`. Returns 0 or -1. */
+/* Parse and validate a request-target for `meth`. Returns 0 or -1 (then
+ * *out is all zero). Slices point into target, except an empty
+ * absolute-form path, which is a static "/". Authority and asterisk forms
+ * have no scheme and no path; origin-form has no host and port 0. Refused:
+ * schemes other than http/https, fragments, "http://host?q" (no path to
+ * hold the query), empty or non-reg-name hosts, IPv6 zone identifiers,
+ * empty ports, ports outside 1..65535 or with more than five digits. */
 int rt_url_parse_target(rt_slice target, rt_http_method meth, rt_url *out);
 
 /* ---- chunked transfer coding (RFC 9112 section 7.1) ---- */

@@ -141,21 +141,40 @@ static ssize_t find_head_end(const char *buf, size_t len, size_t start, size_t m
 
 #define ONES UINT64_C(0x0101010101010101)
 #define HIGHS UINT64_C(0x8080808080808080)
-/* Nonzero when some byte of x is below n (n <= 128), or equals c. */
+/* Per-byte flags (0x80 in the byte's place) for bytes of x below n (n <=
+ * 128) or equal to c. A flag can be spurious only above a true one (a
+ * borrow travels upwards), so the lowest flag is always exact. */
 #define HAS_LESS(x, n) (((x) - ONES * (n)) & ~(x) & HIGHS)
 #define HAS_ZERO(x) (((x) - ONES) & ~(x) & HIGHS)
 #define HAS_BYTE(x, c) HAS_ZERO((x) ^ (ONES * (c)))
 
-/* First offset at or after pos that is not a field-value byte. Whole
- * 8-byte words free of CTLs and DEL are skipped at once; the word test may
- * report a false hit (then the byte loop decides) but never misses one. */
+#if defined(__GNUC__) && defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+/* Offset of the lowest flagged byte in a nonzero flag word. */
+#define FIRST_FLAG(m) ((size_t)__builtin_ctzll(m) >> 3)
+#define HAVE_FIRST_FLAG 1
+#endif
+
+/* First offset at or after pos that is not a field-value byte (HTAB, SP,
+ * VCHAR, obs-text). Eight bytes are tested at once: a word without CTL or
+ * DEL is skipped whole, and the first flagged byte is found directly; HTAB
+ * is the one flagged byte that is allowed. */
 static size_t scan_fval(const unsigned char *b, size_t pos, size_t end)
 {
     while (pos + 8 <= end) {
         uint64_t x;
         memcpy(&x, b + pos, 8);
-        if (HAS_LESS(x, 0x20) | HAS_BYTE(x, 0x7f))
+        uint64_t m = HAS_LESS(x, 0x20) | HAS_BYTE(x, 0x7f);
+        if (m) {
+#ifdef HAVE_FIRST_FLAG
+            size_t k = pos + FIRST_FLAG(m);
+            if (b[k] != '\t')
+                return k;
+            pos = k + 1;
+            continue;
+#else
             break;
+#endif
+        }
         pos += 8;
     }
     while (rt_http_cc[b[pos]] & RT_CC_FVAL)
@@ -170,13 +189,36 @@ static size_t scan_target(const unsigned char *b, size_t pos, size_t end)
     while (pos + 8 <= end) {
         uint64_t x;
         memcpy(&x, b + pos, 8);
-        if (HAS_LESS(x, 0x21) | (x & HIGHS) | HAS_BYTE(x, 0x7f) | HAS_BYTE(x, '#'))
+        uint64_t m = HAS_LESS(x, 0x21) | (x & HIGHS) | HAS_BYTE(x, 0x7f) | HAS_BYTE(x, '#');
+        if (m) {
+#ifdef HAVE_FIRST_FLAG
+            return pos + FIRST_FLAG(m);
+#else
             break;
+#endif
+        }
         pos += 8;
     }
     while (rt_http_cc[b[pos]] & RT_CC_TARGET)
         pos++;
     return pos;
+}
+
+/* First offset at or after pos that is not a tchar. Names are short, so a
+ * table lookup per byte, unrolled; the head's final CR stops the loop. */
+static size_t scan_token(const unsigned char *b, size_t pos)
+{
+    for (;;) {
+        if (!(rt_http_cc[b[pos]] & RT_CC_TOKEN))
+            return pos;
+        if (!(rt_http_cc[b[pos + 1]] & RT_CC_TOKEN))
+            return pos + 1;
+        if (!(rt_http_cc[b[pos + 2]] & RT_CC_TOKEN))
+            return pos + 2;
+        if (!(rt_http_cc[b[pos + 3]] & RT_CC_TOKEN))
+            return pos + 3;
+        pos += 4;
+    }
 }
 
 static size_t skip_ows(const unsigned char *v, size_t i, size_t n)
@@ -459,8 +501,7 @@ static ssize_t parse_fields(const char *buf, size_t pos, size_t end, rt_http_hea
         if (c == ' ' || c == '\t')
             return fail(h, RT_HPE_OBS_FOLD, pos);
         size_t n0 = pos;
-        while (rt_http_cc[b[pos]] & RT_CC_TOKEN)
-            pos++;
+        pos = scan_token(b, pos);
         if (b[pos] != ':' || pos == n0) {
             rt_http_err e = RT_HPE_HEADER_NAME;
             if (pos > n0 && (rt_http_cc[b[pos]] & RT_CC_OWS))
@@ -601,9 +642,7 @@ ssize_t rt_http_parse_request(const char *buf, size_t len, rt_http_req *req,
         return fail(h, RT_HPE_BARE_CR, le);
 
     /* request-line = method SP request-target SP HTTP-version (section 3) */
-    size_t p = start;
-    while (rt_http_cc[b[p]] & RT_CC_TOKEN)
-        p++;
+    size_t p = scan_token(b, start);
     if (p == start || b[p] != ' ')
         return fail(h, stray(b, p, RT_HPE_REQUEST_LINE), p);
     req->method = rt_slice_from(buf + start, p - start);
@@ -790,6 +829,12 @@ bool rt_http_is_hop_by_hop(const rt_http_head *h, rt_slice name)
         return false;
     if (fixed_hop_by_hop(name))
         return true;
+    /* "Connection: Content-Length" (or Transfer-Encoding, or Host) is a
+     * known trick to make a proxy strip framing or routing fields and
+     * desynchronise the next hop; those names are never dropped. */
+    if (SLICE_CI(name, "content-length") || SLICE_CI(name, "transfer-encoding") ||
+        SLICE_CI(name, "host"))
+        return false;
     for (size_t i = 0; i < h->nhdrs; i++) {
         const rt_http_hdr *f = &h->hdrs[i];
         if (SLICE_CI(f->name, "connection") && list_has_slice(f->value, name))
