@@ -166,6 +166,10 @@ int rt_http_date_parse(rt_slice v, uint64_t now_unix_ms, int64_t *unix_s)
             full -= 100;
         else if (full <= now_y - 50)
             full += 100;
+        /* Near the end of year 9999 the window would leave four-digit
+         * years: stay on the representable side (found by fuzzing). */
+        if (full > 9999)
+            full -= 100;
         return finish(full, mon, d, h, mi, s, unix_s) ? 0 : -1;
     }
     return -1;
