@@ -1,15 +1,14 @@
-/* The fuzz targets compile the parser sources into themselves instead of
- * linking rotor_core: the library is built without -fsanitize=fuzzer-no-link
- * and without ASan in the fuzz build, so only code compiled here gets
- * coverage feedback and bounds checking. The archive members are then not
- * pulled in, because every symbol they define is already defined. */
+/* Shared helpers of the HTTP fuzz targets. They link rotor_core, which the
+ * fuzz build compiles with -fsanitize=fuzzer-no-link and ASan, so coverage
+ * feedback and bounds checks reach into the parser itself. */
 #ifndef ROTOR_FUZZ_UNITY_H
 #define ROTOR_FUZZ_UNITY_H
 
-#include "../../src/core/http/chars.c"
-#include "../../src/core/http/chunked.c"
-#include "../../src/core/http/http1_parse.c"
-#include "../../src/core/http/url.c"
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core/http/chars.h"
+#include "core/http/http1.h"
 
 #include <stdio.h>
 #include <stdlib.h>
