@@ -72,7 +72,10 @@ EOF
 
 gateway_ok=0
 say "starting the gateway: rotor serve --listen 127.0.0.1:$port"
+# Short hop timeouts suit a pool on loopback: a blackholed proxy should cost
+# seconds, not the 30 s default meant for slow providers and far targets.
 "$rotor" serve --listen "127.0.0.1:$port" --pool "$work/pool.txt" --log "$work/access.log" \
+  --connect-timeout 2000 --read-timeout 4000 \
   >"$work/serve.out" 2>&1 &
 serve_pid=$!
 pids+=("$serve_pid")

@@ -49,6 +49,8 @@ static const char help[] =
 "  --idle-timeout MS       keep-alive client connection with no request (60000).\n"
 "  --tunnel-idle MS        CONNECT tunnel with no bytes either way (300000).\n"
 "  --max-replay BYTES      request body kept to resend on a retry (1048576).\n"
+"  --hold-bytes BYTES      responses up to this size are held until complete, so a\n"
+"                          body cut mid-way is retried unseen (65536; 0: never hold).\n"
 "  --max-header-bytes N    request or response head (65536; over it: 431).\n"
 "  --max-line-bytes N      request line (8192; over it: 414).\n"
 "\n"
@@ -70,7 +72,7 @@ static const char help[] =
 enum {
     O_LISTEN = 256, O_POOL, O_LOG, O_AUTH, O_ALLOW_OPEN, O_ROTATION, O_THREADS, O_CONNECT_TIMEOUT, O_READ_TIMEOUT,
     O_REQUEST_TIMEOUT, O_HEADER_TIMEOUT, O_IDLE_TIMEOUT, O_TUNNEL_IDLE, O_MAX_ATTEMPTS, O_MAX_REPLAY,
-    O_MAX_HEADER, O_MAX_LINE, O_MAX_CLIENTS, O_CONNECT_PORTS, O_QUIET, O_HELP, O_SIGNATURES,
+    O_MAX_HEADER, O_MAX_LINE, O_MAX_CLIENTS, O_CONNECT_PORTS, O_QUIET, O_HELP, O_SIGNATURES, O_HOLD_BYTES,
 };
 
 static const struct option opts[] = {
@@ -95,6 +97,7 @@ static const struct option opts[] = {
     { "connect-ports", required_argument, 0, O_CONNECT_PORTS },
     { "quiet", no_argument, 0, O_QUIET },
     { "signatures", required_argument, 0, O_SIGNATURES },
+    { "hold-bytes", required_argument, 0, O_HOLD_BYTES },
     { "help", no_argument, 0, O_HELP },
     { 0, 0, 0, 0 },
 };
@@ -145,6 +148,7 @@ int cli_serve(int argc, char **argv)
         case O_CONNECT_PORTS: c.connect_ports = optarg; break;
         case O_QUIET: c.quiet = true; break;
         case O_SIGNATURES: c.signatures_path = optarg; break;
+        case O_HOLD_BYTES: c.hold_bytes = num("hold-bytes", optarg, 0, 16ul << 20); break;
         case 'h':
         case O_HELP: fputs(help, stdout); return 0;
         default: fprintf(stderr, "rotor serve: see 'rotor serve --help'\n"); return 2;

@@ -155,6 +155,8 @@ static void reset_request(gw_client *c)
     c->req_bytes = c->resp_bytes = c->tunnel_up = c->tunnel_down = 0;
     c->nfirst_c2s = c->nfirst_s2c = 0;
     c->up_eof = false;
+    c->hold_total = 0;
+    c->hold_chunked = false;
     c->bytes_in = c->bytes_out = 0;
     c->status = 0;
     c->code = RT_E_ok;

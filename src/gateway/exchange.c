@@ -255,6 +255,40 @@ static bool sniff_complete(const rt_http_resp *r, const char *body, size_t have)
     return rt_chunked_scan(&ck, body, have, &done) >= 0 && done;
 }
 
+/* Hold a small, good response back until its body is whole: if the hop
+ * dies mid-body the attempt is retried and the client never sees a cut
+ * response. Bounded by --hold-bytes; only for requests a retry may
+ * resend, and only while nothing went to the client. */
+enum { HOLD_NO = 0, HOLD_LENGTH, HOLD_CHUNKED };
+
+static int should_hold(const gw_client *c, const gw_outcome *o, const char *body, size_t have)
+{
+    const rt_http_resp *r = &c->resp;
+    size_t limit = c->w->srv->cfg.hold_bytes;
+    if (c->hold_total || c->up_eof || o->code != RT_E_ok || !limit)
+        return HOLD_NO;
+    if (!rt_http_method_idempotent(c->req.meth) || !c->req_done)
+        return HOLD_NO;
+    if (r->h.body == RT_BODY_LENGTH)
+        return r->h.content_length <= limit && have < r->h.content_length ? HOLD_LENGTH : HOLD_NO;
+    if (r->h.body == RT_BODY_CHUNKED)
+        /* Held until the last chunk is here, or until it outgrows the
+         * limit (then it streams like any other). */
+        return have <= limit && !sniff_complete(r, body, have) ? HOLD_CHUNKED : HOLD_NO;
+    return HOLD_NO;
+}
+
+/* Is the body, by its own framing, incomplete in what is buffered?
+ * `seen` bytes are contiguous at body; `total` are buffered in all. */
+static bool body_cut(const rt_http_resp *r, const char *body, size_t seen, size_t total)
+{
+    if (r->h.body == RT_BODY_LENGTH)
+        return total < r->h.content_length;
+    if (r->h.body == RT_BODY_CHUNKED)
+        return seen == total && !sniff_complete(r, body, seen);
+    return false;
+}
+
 /* Retry-After (both forms, RFC 9110 section 10.2.3) or, failing that,
  * X-RateLimit-Reset, as a wait in milliseconds. */
 static bool response_retry_after(const rt_http_resp *r, uint64_t *ms)
@@ -319,10 +353,13 @@ static int read_response_head(gw_client *c)
         size_t len = evbuffer_get_length(in);
         if (!len)
             return GW_OK;
+        if (c->hold_total && len < c->hold_total && !c->up_eof)
+            return GW_OK; /* a held response is not complete yet */
         size_t n = len < s->cfg.max_head_bytes + 1 ? len : s->cfg.max_head_bytes + 1;
-        /* Sniffing may need body bytes behind the head: look at them too. */
+        /* Sniffing, or a held chunked body, needs the bytes behind the head. */
+        size_t behind = s->cfg.hold_bytes > RT_CLASSIFY_BODY_MAX ? s->cfg.hold_bytes + 1 : RT_CLASSIFY_BODY_MAX;
         if (len > n)
-            n = len < s->cfg.max_head_bytes + RT_CLASSIFY_BODY_MAX ? len : s->cfg.max_head_bytes + RT_CLASSIFY_BODY_MAX;
+            n = len < s->cfg.max_head_bytes + behind ? len : s->cfg.max_head_bytes + behind;
         const char *data = (const char *)evbuffer_pullup(in, (ssize_t)n);
         rt_http_limits lim = { s->cfg.max_line_bytes, s->cfg.max_head_bytes };
         memset(&c->resp, 0, sizeof c->resp);
@@ -349,6 +386,18 @@ static int read_response_head(gw_client *c)
             evbuffer_drain(in, (size_t)r);
             continue;
         }
+        /* The hop closed while rotor was still gathering this response:
+         * if its framing says the body is not all here, the attempt
+         * failed (and may be retried) rather than deliver a cut body. */
+        if (c->up_eof && body_cut(&c->resp, data + r, n - (size_t)r, len - (size_t)r)) {
+            char cev[GW_EVIDENCE], ev[GW_EVIDENCE];
+            gw_seen seen = { .phase = RT_PH_BODY, .peer_closed = true, .resp = &c->resp };
+            rt_code code = gw_classify(c, &seen, cev, sizeof cev);
+            if (code == RT_E_ok)
+                code = RT_E_target_response_incomplete;
+            snprintf(ev, sizeof ev, "%.120s; %zu body bytes arrived", cev, len - (size_t)r);
+            return gw_attempt_failed(c, code, 0, ev);
+        }
         /* Error pages are judged on their body too (block pages, provider
          * pages): wait for a bounded prefix of it before deciding. A 2xx
          * is only looked at when small, so ordinary pages go straight on. */
@@ -373,6 +422,16 @@ static int read_response_head(gw_client *c)
         gw_seen seen = { .phase = RT_PH_RESPONSE, .resp = &c->resp,
                          .body = rt_slice_from(data + r, want ? have : 0) };
         o.code = gw_classify(c, &seen, ev, sizeof ev);
+        int hold = should_hold(c, &o, data + r, n - (size_t)r);
+        if (hold == HOLD_LENGTH) {
+            c->hold_total = (size_t)r + (size_t)c->resp.h.content_length;
+            return GW_OK;
+        }
+        if (hold == HOLD_CHUNKED) {
+            c->hold_chunked = true;
+            return GW_OK;
+        }
+        c->hold_chunked = false;
         if (rt_code_get(o.code)->origin == RT_ORIGIN_PROXY)
             o.reached_target = false; /* the proxy answered about itself */
         o.has_retry_after = response_retry_after(&c->resp, &o.retry_after_ms);
@@ -403,6 +462,22 @@ int gw_exchange_up_read(gw_client *c)
 int gw_exchange_up_eof(gw_client *c, short what)
 {
     int e = EVUTIL_SOCKET_ERROR();
+    if (c->ustate == US_HEAD_WAIT && (c->hold_total || c->hold_chunked)) {
+        /* A held response was cut: nothing reached the client, so this is
+         * an ordinary failed attempt that the policy may retry. */
+        size_t got = evbuffer_get_length(bufferevent_get_input(c->up->bev));
+        char cev[GW_EVIDENCE], ev[GW_EVIDENCE];
+        gw_seen seen = { .phase = RT_PH_BODY, .peer_closed = (what & BEV_EVENT_EOF) != 0,
+                         .err = (what & BEV_EVENT_EOF) ? 0 : e };
+        rt_code code = gw_classify(c, &seen, cev, sizeof cev);
+        if (code == RT_E_ok)
+            code = RT_E_target_response_incomplete;
+        if (c->hold_total)
+            snprintf(ev, sizeof ev, "%.120s; %zu of %zu response bytes arrived", cev, got, c->hold_total);
+        else
+            snprintf(ev, sizeof ev, "%.120s; chunked body cut after %zu bytes", cev, got);
+        return gw_attempt_failed(c, code, 0, ev);
+    }
     if (c->ustate == US_HEAD_WAIT && (what & BEV_EVENT_EOF) && !c->up_eof) {
         /* A complete head may be waiting for body bytes to sniff: judge
          * it with what arrived. */

@@ -24,6 +24,8 @@ typedef struct gw_config {
     unsigned tunnel_idle_ms;     /* a CONNECT tunnel with no bytes either way */
     unsigned max_attempts;       /* attempts per request, first one included */
     size_t max_replay_bytes;     /* request body kept for retries */
+    size_t hold_bytes;           /* responses up to this Content-Length are held until whole,
+                                  * so a cut body is retried instead of reaching the client */
     size_t max_head_bytes;       /* request/response head limit (431) */
     size_t max_line_bytes;       /* request line limit (414) */
     unsigned max_clients;        /* open client connections per process */

@@ -171,6 +171,8 @@ struct gw_client {
     char first_c2s[RT_TUNNEL_SNIFF_MAX], first_s2c[RT_TUNNEL_SNIFF_MAX]; /* first tunnel bytes each way */
     uint8_t nfirst_c2s, nfirst_s2c;
     bool up_eof;              /* the hop closed while a response head waited for body bytes */
+    size_t hold_total;        /* head + body bytes to gather before committing (0: none) */
+    bool hold_chunked;        /* holding a chunked response until its last chunk */
     bool resp_started;        /* some byte of a response went to the client */
 
     /* outcome */

@@ -31,6 +31,7 @@ void gw_config_defaults(gw_config *c)
     c->tunnel_idle_ms = 300000;
     c->max_attempts = 4;
     c->max_replay_bytes = 1u << 20;
+    c->hold_bytes = 64u << 10;
     c->max_head_bytes = RT_HTTP_DEFAULT_MAX_HEAD;
     c->max_line_bytes = RT_HTTP_DEFAULT_MAX_LINE;
     c->max_clients = 10000;

@@ -158,6 +158,9 @@ void gw_attempt_end(gw_client *c)
         c->up = NULL;
     }
     c->ustate = US_NONE;
+    c->hold_total = 0;
+    c->hold_chunked = false;
+    c->up_eof = false;
 }
 
 gw_next gw_attempt_judge(gw_client *c, const gw_outcome *o, rt_code *code, uint32_t *retry_after_s)
