@@ -92,9 +92,28 @@ void gw_client_accept(gw_worker *w, evutil_socket_t fd, const struct sockaddr *s
 
 /* ==== Replies and the end of a request ==== */
 
+void gw_client_hint(gw_client *c, rt_code code)
+{
+    const gw_config *cfg = &c->w->srv->cfg;
+    long idx = c->natt ? c->att[c->natt - 1].idx : -1;
+    rt_hint_in in = {
+        .code = code,
+        .client = c->head ? &c->req.h : NULL,
+        .entry = idx >= 0 && c->pool ? &c->pool->pool.v[idx] : NULL,
+        .read_timeout_ms = cfg->read_timeout_ms,
+        .request_timeout_ms = cfg->request_timeout_ms,
+        .elapsed_ms = (uint32_t)(gw_now() - c->t_start_ms),
+    };
+    rt_hint(&in, c->hint, sizeof c->hint);
+}
+
 int gw_client_fail(gw_client *c, rt_code code, const char *evidence, const char *hint, uint32_t retry_after_s)
 {
     const rt_code_info *ci = rt_code_get(code);
+    if (hint)
+        snprintf(c->hint, sizeof c->hint, "%s", hint);
+    else
+        gw_client_hint(c, code);
     char where[160] = "";
     long idx = c->natt ? c->att[c->natt - 1].idx : -1;
     if (idx >= 0 && c->pool && ci->origin != RT_ORIGIN_CLIENT && ci->origin != RT_ORIGIN_GATEWAY) {
@@ -112,7 +131,7 @@ int gw_client_fail(gw_client *c, rt_code code, const char *evidence, const char 
         .code = code,
         .attempts = c->natt,
         .evidence = rt_slice_cstr(evidence),
-        .hint = rt_slice_cstr(hint),
+        .hint = rt_slice_cstr(c->hint),
         .where = rt_slice_cstr(where),
         .retry_after_s = retry_after_s,
         .json = c->json_errors,
@@ -161,6 +180,7 @@ static void reset_request(gw_client *c)
     c->status = 0;
     c->code = RT_E_ok;
     c->evidence[0] = 0;
+    c->hint[0] = 0;
     c->session[0] = 0;
     c->json_errors = false;
     c->resp_body = RT_BODY_NONE;

@@ -306,10 +306,14 @@ static int commit_head(gw_client *c, ssize_t head_len, rt_code code)
     const rt_code_info *ci = rt_code_get(code);
     if (r->h.body == RT_BODY_CLOSE)
         c->keep_alive = false;
+    bool flagged = code != RT_E_ok && ci->origin == RT_ORIGIN_TARGET;
+    if (flagged)
+        gw_client_hint(c, code);
     rt_fwd_resp_opts o = {
         .close = !c->keep_alive || !c->req_done,
         .attempts = c->natt,
-        .error = code != RT_E_ok && ci->origin == RT_ORIGIN_TARGET ? ci->name : NULL,
+        .error = flagged ? ci->name : NULL,
+        .hint = flagged ? c->hint : NULL,
     };
     if (!c->req_done)
         c->keep_alive = false;

@@ -22,6 +22,7 @@
 
 #include "core/base/rng.h"
 #include "core/errors/classify.h"
+#include "core/errors/hint.h"
 #include "core/errors/vocab.h"
 #include "core/http/http1.h"
 #include "core/pool/upstream.h"
@@ -179,6 +180,7 @@ struct gw_client {
     int status;
     rt_code code;
     char evidence[GW_EVIDENCE];
+    char hint[RT_HINT_MAX];   /* case-specific advice for the outcome, or "" */
     uint64_t bytes_in, bytes_out;
 };
 
@@ -245,6 +247,9 @@ int gw_tunnel_eof(gw_client *c, bool client_side, short what);
 
 /* record.c */
 void gw_record_log(gw_client *c);
+
+/* client.c: fill c->hint for `code` from the request and the last attempt's entry. */
+void gw_client_hint(gw_client *c, rt_code code);
 
 /* server.c: a JSON event line in the access log and on stderr */
 void gw_log_event(gw_server *s, const char *event, const char *detail);

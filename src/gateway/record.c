@@ -70,6 +70,8 @@ void gw_record_log(gw_client *c)
     rt_wbuf_addf(&b, "],\"bytes_in\":%llu,\"bytes_out\":%llu,\"ms\":%llu", (unsigned long long)in,
                  (unsigned long long)out, (unsigned long long)(gw_now() - c->t_start_ms));
     add_str(&b, "evidence", rt_slice_cstr(c->evidence));
+    if (c->hint[0])
+        add_str(&b, "hint", rt_slice_cstr(c->hint));
     if (c->session[0])
         add_str(&b, "session", rt_slice_cstr(c->session));
     rt_wbuf_adds(&b, "}");

@@ -105,5 +105,10 @@ void rt_fwd_response_head(rt_wbuf *out, const rt_http_resp *resp, const rt_fwd_r
         rt_wbuf_adds(out, o->error);
         rt_wbuf_add(out, "\r\n", 2);
     }
+    if (o->hint && o->hint[0]) {
+        rt_wbuf_adds(out, "X-Rotor-Hint: ");
+        rt_wbuf_adds(out, o->hint);
+        rt_wbuf_add(out, "\r\n", 2);
+    }
     rt_wbuf_add(out, "\r\n", 2);
 }

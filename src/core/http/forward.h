@@ -31,6 +31,7 @@ typedef struct rt_fwd_resp_opts {
     bool close;           /* rotor closes the client connection after this response */
     unsigned attempts;    /* X-Rotor-Attempts */
     const char *error;    /* X-Rotor-Error value when a block/challenge/rate limit was recognised, or NULL */
+    const char *hint;     /* X-Rotor-Hint: advice for that case (printable ASCII), or NULL */
 } rt_fwd_resp_opts;
 
 /* Response head toward the client: status line (version 1.1, the
