@@ -109,8 +109,9 @@ bool gw_policy_usable(gw_client *c, size_t idx)
     return true;
 }
 
-rt_code gw_policy_explain_empty(gw_client *c, char *ev, size_t evlen)
+rt_code gw_policy_explain_empty(gw_client *c, char *ev, size_t evlen, uint64_t *wait_ms)
 {
+    *wait_ms = 0;
     gw_policy *p = &c->w->pol;
     uint64_t now = gw_now();
     rt_outlier *o = outlier_for(c);
@@ -131,6 +132,9 @@ rt_code gw_policy_explain_empty(gw_client *c, char *ev, size_t evlen)
             banned++;
         } else if (c->domain_hash && rt_bans_is_banned(&p->pauses, (uint32_t)i, c->domain_hash, now)) {
             paused++;
+            uint64_t left = rt_bans_remaining(&p->pauses, (uint32_t)i, c->domain_hash, now);
+            if (!*wait_ms || left < *wait_ms)
+                *wait_ms = left;
         }
     }
     snprintf(ev, evlen, "%zu entries: %zu quarantined, %zu ejected, %zu banned and %zu paused for this domain",
@@ -141,6 +145,11 @@ rt_code gw_policy_explain_empty(gw_client *c, char *ev, size_t evlen)
         return qcode;
     if (banned + quarantined + ejected == n && banned)
         return RT_E_target_blocked_everywhere;
+    /* Exits the domain told to wait come back by themselves: the caller
+     * waits for the first one when the deadline allows. */
+    if (paused)
+        return RT_E_domain_paused;
+    *wait_ms = 0;
     return RT_E_no_healthy_upstream;
 }
 

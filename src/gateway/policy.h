@@ -50,8 +50,9 @@ void gw_policy_free(gw_policy *p);
 int gw_policy_admit(gw_client *c, bool *answered);
 /* May entry idx carry this request's next attempt? */
 bool gw_policy_usable(gw_client *c, size_t idx);
-/* Explain an empty pick: the code to answer and the evidence. */
-rt_code gw_policy_explain_empty(gw_client *c, char *ev, size_t evlen);
+/* Explain an empty pick: the code to answer and the evidence; for
+ * domain_paused, *wait_ms is when the first paused exit is free again. */
+rt_code gw_policy_explain_empty(gw_client *c, char *ev, size_t evlen, uint64_t *wait_ms);
 
 typedef enum gw_next {
     GW_NEXT_RETRY = 0,     /* start another attempt (after c->retry_delay_ms) */

@@ -336,11 +336,20 @@ int gw_attempt_start(gw_client *c)
     gw_worker *w = c->w;
     long idx = pick(c);
     if (idx < 0) {
-        if (c->natt)
-            return gw_client_fail(c, c->att[c->natt - 1].code, c->att[c->natt - 1].evidence, NULL, 0);
         char ev[GW_EVIDENCE];
-        rt_code code = gw_policy_explain_empty(c, ev, sizeof ev);
-        return gw_client_fail(c, code, ev, NULL, code == RT_E_no_healthy_upstream ? 5 : 0);
+        uint64_t wait = 0;
+        rt_code code = gw_policy_explain_empty(c, ev, sizeof ev, &wait);
+        if (code == RT_E_domain_paused && gw_now() + wait < c->deadline_ms) {
+            /* Every usable exit was told to wait by this domain: wait for
+             * the first to be free rather than fail a request that fits. */
+            c->retry_wait = true;
+            gw_client_arm_timer(c, (unsigned)wait + 1);
+            return GW_OK;
+        }
+        if (c->natt && code != RT_E_domain_paused)
+            return gw_client_fail(c, c->att[c->natt - 1].code, c->att[c->natt - 1].evidence, NULL, 0);
+        uint32_t ra = code == RT_E_no_healthy_upstream ? 5 : (uint32_t)((wait + 999) / 1000);
+        return gw_client_fail(c, code, ev, NULL, ra);
     }
     gw_attempt *a = &c->att[c->natt++];
     memset(a, 0, sizeof *a);

@@ -49,6 +49,7 @@ def lab(run_dir):
     """All peers of the session: certs, origin, nginx, squid sq1 and sq2,
     tinyproxy tp1. Stopped together (in parallel) at session end."""
     ns = types.SimpleNamespace()
+    ns.dns = peers.NxDns()
     try:
         ns.certs = peers.Certs(run_dir / "certs")
         ns.origin = peers.Origin(run_dir / "origin")
@@ -60,6 +61,7 @@ def lab(run_dir):
         yield ns
     finally:
         peers.stop_all()
+        ns.dns.stop()
 
 
 @pytest.fixture(scope="session")

@@ -458,6 +458,9 @@ cache deny all
 cache_mem 8 MB
 pinger_enable off
 dns_nameservers 127.0.0.1
+# nothing answers DNS on 127.0.0.1: fail lookups fast instead of after 30 s
+dns_timeout 2 seconds
+dns_retransmit_interval 1 seconds
 visible_hostname {label}.rotor.test
 shutdown_lifetime 0 seconds
 netdb_filename none
@@ -977,3 +980,55 @@ def header(headers, name):
 if __name__ == "__main__":
     print("peers.py is a helper module for the pytest suite", file=sys.stderr)
     sys.exit(2)
+
+
+class NxDns:
+    """A DNS server on 127.0.0.1:53 (UDP) that answers NXDOMAIN to every
+    query, so squid (dns_nameservers 127.0.0.1) reports a real ERR_DNS_FAIL
+    and no lookup ever leaves the machine. A thread of the test process;
+    .ok is False when port 53 could not be bound (taken, or not root)."""
+
+    def __init__(self):
+        import socket as _s
+        self.ok = False
+        self.sock = _s.socket(_s.AF_INET, _s.SOCK_DGRAM)
+        try:
+            self.sock.bind(("127.0.0.1", 53))
+        except OSError:
+            self.sock.close()
+            return
+        self.sock.settimeout(0.2)
+        self.ok = True
+        self.running = True
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self):
+        while self.running:
+            try:
+                q, addr = self.sock.recvfrom(512)
+            except OSError:
+                continue
+            if len(q) < 12:
+                continue
+            # Same id and one question (QNAME up to its root label, then
+            # QTYPE and QCLASS; any EDNS record of the query is dropped);
+            # QR=1, RD copied, RA=1, RCODE=3 (NXDOMAIN); no answers.
+            end = 12
+            while end < len(q) and q[end]:
+                end += 1 + q[end]
+            end += 5
+            if end > len(q):
+                continue
+            flags = 0x8000 | (q[2] & 0x01) << 8 | 0x0080 | 3
+            reply = q[:2] + bytes([flags >> 8, flags & 0xFF]) + b"\0\1\0\0\0\0\0\0" + q[12:end]
+            try:
+                self.sock.sendto(reply, addr)
+            except OSError:
+                pass
+
+    def stop(self):
+        if self.ok:
+            self.running = False
+            self.thread.join(1)
+            self.sock.close()

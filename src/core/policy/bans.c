@@ -139,6 +139,12 @@ bool rt_bans_is_banned(const rt_bans *t, uint32_t exit, uint64_t domain_hash, ui
     return s && s->expires > now_ms;
 }
 
+uint64_t rt_bans_remaining(const rt_bans *t, uint32_t exit, uint64_t domain_hash, uint64_t now_ms)
+{
+    const rt_ban_slot *s = find(t, exit, domain_hash);
+    return s && s->expires > now_ms ? s->expires - now_ms : 0;
+}
+
 void rt_bans_lift(rt_bans *t, uint32_t exit, uint64_t domain_hash)
 {
     rt_ban_slot *s = find(t, exit, domain_hash);

@@ -64,6 +64,8 @@ void rt_bans_free(rt_bans *t);
 void rt_bans_add(rt_bans *t, uint32_t exit, uint64_t domain_hash, uint64_t now_ms,
                  uint64_t ttl_ms);
 bool rt_bans_is_banned(const rt_bans *t, uint32_t exit, uint64_t domain_hash, uint64_t now_ms);
+/* Time left on the ban in ms; 0 when not banned. */
+uint64_t rt_bans_remaining(const rt_bans *t, uint32_t exit, uint64_t domain_hash, uint64_t now_ms);
 /* Lift a ban early (e.g. the exit just succeeded for the domain). */
 void rt_bans_lift(rt_bans *t, uint32_t exit, uint64_t domain_hash);
 /* Distinct exits banned for the domain within the last window_ms,
