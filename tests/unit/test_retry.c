@@ -292,6 +292,22 @@ static void test_every_code_is_decided(void **st)
     }
 }
 
+/* Fix-class failures of the target's hop (its name does not resolve) must
+ * not quarantine the entry that reported them; the entry's own failures do. */
+static void test_quarantine_only_for_the_entry(void **st)
+{
+    (void)st;
+    fx f;
+    setup(&f, RT_E_target_dns_failed);
+    assert_int_equal(decide(&f, 1000).flags & RT_RETRY_F_QUARANTINE, 0);
+    setup(&f, RT_E_proxy_auth_failed);
+    assert_true(decide(&f, 1000).flags & RT_RETRY_F_QUARANTINE);
+    setup(&f, RT_E_proxy_refused);
+    assert_true(decide(&f, 1000).flags & RT_RETRY_F_QUARANTINE);
+    setup(&f, RT_E_proxy_quota_exceeded);
+    assert_true(decide(&f, 1000).flags & RT_RETRY_F_QUARANTINE);
+}
+
 static void test_method_idempotent(void **st)
 {
     (void)st;
@@ -317,6 +333,7 @@ int main(void)
         cmocka_unit_test(test_budget),
         cmocka_unit_test(test_every_code_is_decided),
         cmocka_unit_test(test_method_idempotent),
+        cmocka_unit_test(test_quarantine_only_for_the_entry),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

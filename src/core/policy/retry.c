@@ -26,7 +26,17 @@ void rt_retry_state_init(rt_retry_state *s, uint64_t now_ms, uint64_t timeout_ms
     s->deadline_ms = timeout_ms ? now_ms + timeout_ms : 0;
 }
 
-static unsigned flags_for(rt_class cls)
+/* Is the failure about the pool entry itself (its credentials, its
+ * address, its account), rather than about the target? Only those may
+ * quarantine the entry: a target whose name does not resolve must not take
+ * the proxies that reported it out of rotation for every other domain. */
+static bool about_the_entry(rt_code c)
+{
+    const rt_code_info *i = rt_code_get(c);
+    return i->origin == RT_ORIGIN_PROXY || (i->origin == RT_ORIGIN_NETWORK && strncmp(i->name, "proxy_", 6) == 0);
+}
+
+static unsigned flags_for(rt_class cls, rt_code code)
 {
     switch (cls) {
     case RT_CLASS_RETRY_NOW:
@@ -35,7 +45,7 @@ static unsigned flags_for(rt_class cls)
     case RT_CLASS_ROTATE:
         return RT_RETRY_F_SWITCH_UPSTREAM | RT_RETRY_F_ROTATE_SESSION | RT_RETRY_F_BAN_EXIT;
     case RT_CLASS_FIX:
-        return RT_RETRY_F_SWITCH_UPSTREAM | RT_RETRY_F_QUARANTINE;
+        return RT_RETRY_F_SWITCH_UPSTREAM | (about_the_entry(code) ? RT_RETRY_F_QUARANTINE : 0);
     default:
         return 0;
     }
@@ -59,7 +69,7 @@ rt_retry_verdict rt_retry_decide(const rt_retry_policy *p, rt_retry_state *s,
         info->origin == RT_ORIGIN_GATEWAY)
         return verdict(RT_RETRY_NO, 0, 0, in->code);
 
-    flags = flags_for(cls);
+    flags = flags_for(cls, in->code);
     /* Once the client holds part of a response, a second response cannot
      * be spliced in; the client must retry itself. */
     if (in->response_started || cls == RT_CLASS_ABORT || p->limit[cls] == 0)
