@@ -1,4 +1,5 @@
 /* rotor serve: flags -> gw_config -> gw_run. */
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -54,9 +55,33 @@ static const char help[] =
 "  --max-header-bytes N    request or response head (65536; over it: 431).\n"
 "  --max-line-bytes N      request line (8192; over it: 414).\n"
 "\n"
+"Healing policies (docs/resilience.md)\n"
+"  --retries N             retries per request for each transient class (3).\n"
+"  --retry-non-idempotent  also resend POST/PATCH after the target may have seen them.\n"
+"  --backoff-base MS       first backoff wait ceiling; doubles per retry (2000).\n"
+"  --backoff-cap MS        longest backoff wait (30000).\n"
+"  --budget-ratio R        retries may add at most this share of requests (0.2).\n"
+"  --budget-min N          retries always allowed per 10 s window (10).\n"
+"  --breaker-threshold P   a domain's breaker opens above P%% failed attempts (30;\n"
+"                          100 disables breakers).\n"
+"  --breaker-window MS     the sliding window it judges (300000).\n"
+"  --breaker-min N         attempts in the window before it may open (20).\n"
+"  --breaker-cooldown MS   first open period; doubles on repeated trips (30000).\n"
+"  --eject-after N         consecutive failures of a proxy before ejection (5).\n"
+"  --eject-time MS         first ejection length; grows with repeats (30000).\n"
+"  --max-ejected P         at most P%% of the pool ejected at once (50).\n"
+"  --quarantine-time MS    how long a misconfigured entry stays out (1800000).\n"
+"  --ban-ttl MS            how long an exit stays banned for a domain (600000).\n"
+"\n"
 "Output\n"
 "  --log FILE|-            JSON-lines access log, one record per request ('-': stdout).\n"
 "  --quiet                 no status line on a terminal.\n"
+"\n"
+"Configuration file\n"
+"  --config FILE           read settings from FILE first: one per line, the flag's name\n"
+"                          without dashes and its value ('pool /etc/rotor/pool.txt',\n"
+"                          'retry-non-idempotent'); '#' starts a comment. Flags on the\n"
+"                          command line win over the file.\n"
 "\n"
 "Signals: SIGHUP reloads the pool and reopens the log; SIGTERM/SIGINT stop\n"
 "accepting, let in-flight requests finish (10 s at most) and exit 0.\n"
@@ -72,7 +97,9 @@ static const char help[] =
 enum {
     O_LISTEN = 256, O_POOL, O_LOG, O_AUTH, O_ALLOW_OPEN, O_ROTATION, O_THREADS, O_CONNECT_TIMEOUT, O_READ_TIMEOUT,
     O_REQUEST_TIMEOUT, O_HEADER_TIMEOUT, O_IDLE_TIMEOUT, O_TUNNEL_IDLE, O_MAX_ATTEMPTS, O_MAX_REPLAY,
-    O_MAX_HEADER, O_MAX_LINE, O_MAX_CLIENTS, O_CONNECT_PORTS, O_QUIET, O_HELP, O_SIGNATURES, O_HOLD_BYTES,
+    O_MAX_HEADER, O_MAX_LINE, O_MAX_CLIENTS, O_CONNECT_PORTS, O_QUIET, O_HELP, O_SIGNATURES, O_HOLD_BYTES, O_RETRIES, O_RETRY_NON_IDEMPOTENT, O_BACKOFF_BASE,
+    O_BACKOFF_CAP, O_BUDGET_RATIO, O_BUDGET_MIN, O_BREAKER_THRESHOLD, O_BREAKER_WINDOW, O_BREAKER_MIN,
+    O_BREAKER_COOLDOWN, O_EJECT_AFTER, O_EJECT_TIME, O_MAX_EJECTED, O_QUARANTINE_TIME, O_BAN_TTL, O_CONFIG,
 };
 
 static const struct option opts[] = {
@@ -98,9 +125,27 @@ static const struct option opts[] = {
     { "quiet", no_argument, 0, O_QUIET },
     { "signatures", required_argument, 0, O_SIGNATURES },
     { "hold-bytes", required_argument, 0, O_HOLD_BYTES },
+    { "retries", required_argument, 0, O_RETRIES },
+    { "retry-non-idempotent", no_argument, 0, O_RETRY_NON_IDEMPOTENT },
+    { "backoff-base", required_argument, 0, O_BACKOFF_BASE },
+    { "backoff-cap", required_argument, 0, O_BACKOFF_CAP },
+    { "budget-ratio", required_argument, 0, O_BUDGET_RATIO },
+    { "budget-min", required_argument, 0, O_BUDGET_MIN },
+    { "breaker-threshold", required_argument, 0, O_BREAKER_THRESHOLD },
+    { "breaker-window", required_argument, 0, O_BREAKER_WINDOW },
+    { "breaker-min", required_argument, 0, O_BREAKER_MIN },
+    { "breaker-cooldown", required_argument, 0, O_BREAKER_COOLDOWN },
+    { "eject-after", required_argument, 0, O_EJECT_AFTER },
+    { "eject-time", required_argument, 0, O_EJECT_TIME },
+    { "max-ejected", required_argument, 0, O_MAX_EJECTED },
+    { "quarantine-time", required_argument, 0, O_QUARANTINE_TIME },
+    { "ban-ttl", required_argument, 0, O_BAN_TTL },
+    { "config", required_argument, 0, O_CONFIG },
     { "help", no_argument, 0, O_HELP },
     { 0, 0, 0, 0 },
 };
+
+#define MS_MAX 86400000ul /* a day: the ceiling of every time setting */
 
 /* Parse a whole decimal number in [lo, hi]; on error print which flag and exit 2. */
 static unsigned long num(const char *flag, const char *s, unsigned long lo, unsigned long hi)
@@ -114,45 +159,173 @@ static unsigned long num(const char *flag, const char *s, unsigned long lo, unsi
     return v;
 }
 
+static double ratio(const char *flag, const char *s)
+{
+    char *end;
+    double v = strtod(s, &end);
+    if (!*s || *end || !(v >= 0.0 && v <= 10.0)) {
+        fprintf(stderr, "rotor serve: --%s '%s': expected a number from 0 to 10, e.g. 0.2\n", flag, s);
+        exit(2);
+    }
+    return v;
+}
+
+/* Apply one option to the configuration. Returns 0, 1 for --help, 2 on a
+ * usage error (already reported). */
+static int apply(gw_config *c, int o, const char *arg, const char **config_path)
+{
+    gw_policy_cfg *pc = &c->policy;
+    switch (o) {
+    case O_LISTEN: c->listen = arg; break;
+    case O_POOL: c->pool_path = arg; break;
+    case O_LOG: c->log_path = arg; break;
+    case O_AUTH: c->auth = arg; break;
+    case O_ALLOW_OPEN: c->allow_open = true; break;
+    case O_ROTATION:
+        if (rt_pick_mode_parse(arg, &c->rotation) != 0) {
+            fprintf(stderr, "rotor serve: --rotation '%s': use round-robin, random or least-inflight\n", arg);
+            return 2;
+        }
+        break;
+    case O_THREADS: c->threads = (unsigned)num("threads", arg, 1, 256); break;
+    case O_CONNECT_TIMEOUT: c->connect_timeout_ms = (unsigned)num("connect-timeout", arg, 1, MS_MAX); break;
+    case O_READ_TIMEOUT: c->read_timeout_ms = (unsigned)num("read-timeout", arg, 1, MS_MAX); break;
+    case O_REQUEST_TIMEOUT: c->request_timeout_ms = (unsigned)num("request-timeout", arg, 1, MS_MAX); break;
+    case O_HEADER_TIMEOUT: c->header_timeout_ms = (unsigned)num("header-timeout", arg, 1, MS_MAX); break;
+    case O_IDLE_TIMEOUT: c->idle_timeout_ms = (unsigned)num("idle-timeout", arg, 1, MS_MAX); break;
+    case O_TUNNEL_IDLE: c->tunnel_idle_ms = (unsigned)num("tunnel-idle", arg, 1, MS_MAX); break;
+    case O_MAX_ATTEMPTS: c->max_attempts = (unsigned)num("max-attempts", arg, 1, 8); break;
+    case O_MAX_REPLAY: c->max_replay_bytes = num("max-replay", arg, 0, 1ul << 30); break;
+    case O_MAX_HEADER: c->max_head_bytes = num("max-header-bytes", arg, 1024, 1ul << 20); break;
+    case O_MAX_LINE: c->max_line_bytes = num("max-line-bytes", arg, 256, 1ul << 20); break;
+    case O_MAX_CLIENTS: c->max_clients = (unsigned)num("max-clients", arg, 1, 1000000); break;
+    case O_CONNECT_PORTS: c->connect_ports = arg; break;
+    case O_QUIET: c->quiet = true; break;
+    case O_SIGNATURES: c->signatures_path = arg; break;
+    case O_HOLD_BYTES: c->hold_bytes = num("hold-bytes", arg, 0, 16ul << 20); break;
+    case O_RETRIES: {
+        uint8_t n = (uint8_t)num("retries", arg, 0, 8);
+        pc->retry.limit[RT_CLASS_RETRY_NOW] = pc->retry.limit[RT_CLASS_BACKOFF] = n;
+        pc->retry.limit[RT_CLASS_ROTATE] = pc->retry.limit[RT_CLASS_FIX] = n;
+        break;
+    }
+    case O_RETRY_NON_IDEMPOTENT: pc->retry.retry_non_idempotent = true; break;
+    case O_BACKOFF_BASE: pc->retry.backoff.base_ms = (uint32_t)num("backoff-base", arg, 1, MS_MAX); break;
+    case O_BACKOFF_CAP: pc->retry.backoff.cap_ms = (uint32_t)num("backoff-cap", arg, 1, MS_MAX); break;
+    case O_BUDGET_RATIO: pc->budget.ratio = ratio("budget-ratio", arg); break;
+    case O_BUDGET_MIN: pc->budget.min_retries = (uint32_t)num("budget-min", arg, 0, 1000000); break;
+    case O_BREAKER_THRESHOLD: pc->breaker.failure_pct = (uint32_t)num("breaker-threshold", arg, 1, 100); break;
+    case O_BREAKER_WINDOW: pc->breaker.window_ms = (uint32_t)num("breaker-window", arg, 1000, MS_MAX); break;
+    case O_BREAKER_MIN: pc->breaker.min_requests = (uint32_t)num("breaker-min", arg, 1, 1000000); break;
+    case O_BREAKER_COOLDOWN: pc->breaker.cooldown_ms = (uint32_t)num("breaker-cooldown", arg, 1, MS_MAX); break;
+    case O_EJECT_AFTER: pc->outlier.consecutive = (uint32_t)num("eject-after", arg, 1, 1000000); break;
+    case O_EJECT_TIME: pc->outlier.base_ms = (uint32_t)num("eject-time", arg, 1, MS_MAX); break;
+    case O_MAX_EJECTED: pc->outlier.max_ejected_pct = (uint32_t)num("max-ejected", arg, 0, 100); break;
+    case O_QUARANTINE_TIME: pc->outlier.quarantine_ms = (uint32_t)num("quarantine-time", arg, 1, MS_MAX); break;
+    case O_BAN_TTL: pc->ban_ttl_ms = (uint32_t)num("ban-ttl", arg, 1, MS_MAX); break;
+    case O_CONFIG:
+        if (!config_path) {
+            fprintf(stderr, "rotor serve: a configuration file cannot name another one (--config)\n");
+            return 2;
+        }
+        *config_path = arg;
+        break;
+    case 'h':
+    case O_HELP: return 1;
+    default: fprintf(stderr, "rotor serve: see 'rotor serve --help'\n"); return 2;
+    }
+    return 0;
+}
+
+/* Read `name value` lines into the configuration. The strings stay
+ * allocated for the life of the process (the configuration points at them). */
+static int read_config(gw_config *c, const char *path)
+{
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        fprintf(stderr, "rotor serve: cannot read configuration file '%s': %s\n", path, strerror(errno));
+        return 2;
+    }
+    char line[4096];
+    unsigned lineno = 0;
+    int rc = 0;
+    while (!rc && fgets(line, sizeof line, f)) {
+        lineno++;
+        char *hash = strchr(line, '#');
+        if (hash)
+            *hash = 0;
+        char *name = strtok(line, " \t\r\n");
+        if (!name)
+            continue;
+        char *value = strtok(NULL, "\r\n");
+        while (value && (*value == ' ' || *value == '\t'))
+            value++;
+        if (value) {
+            size_t n = strlen(value);
+            while (n && (value[n - 1] == ' ' || value[n - 1] == '\t'))
+                value[--n] = 0;
+            if (!n)
+                value = NULL;
+        }
+        const struct option *opt = NULL;
+        for (const struct option *o = opts; o->name; o++)
+            if (!strcmp(o->name, name))
+                opt = o;
+        if (!opt || opt->val == O_HELP) {
+            fprintf(stderr, "rotor serve: %s:%u: unknown setting '%s' (settings are the flags of 'rotor serve --help' without dashes)\n",
+                    path, lineno, name);
+            rc = 2;
+        } else if ((opt->has_arg == required_argument) != (value != NULL)) {
+            fprintf(stderr, "rotor serve: %s:%u: '%s' %s\n", path, lineno, name,
+                    value ? "takes no value" : "needs a value");
+            rc = 2;
+        } else {
+            char *kept = value ? strdup(value) : NULL;
+            if (value && !kept) {
+                fprintf(stderr, "rotor serve: out of memory reading '%s'\n", path);
+                rc = 2;
+            } else if ((rc = apply(c, opt->val, kept, NULL)) == 1) {
+                rc = 2;
+            } else if (rc) {
+                fprintf(stderr, "rotor serve: (in %s:%u)\n", path, lineno);
+            }
+        }
+    }
+    fclose(f);
+    return rc;
+}
+
 int cli_serve(int argc, char **argv)
 {
     gw_config c;
     gw_config_defaults(&c);
+    const char *config_path = NULL;
     int o;
-    optind = 1;
+    /* The command line is read twice: first only for --config (and
+     * --help), so the file's settings come first and the flags override. */
+    opterr = 0;
+    optind = 0;
     while ((o = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        switch (o) {
-        case O_LISTEN: c.listen = optarg; break;
-        case O_POOL: c.pool_path = optarg; break;
-        case O_LOG: c.log_path = optarg; break;
-        case O_AUTH: c.auth = optarg; break;
-        case O_ALLOW_OPEN: c.allow_open = true; break;
-        case O_ROTATION:
-            if (rt_pick_mode_parse(optarg, &c.rotation) != 0) {
-                fprintf(stderr, "rotor serve: --rotation '%s': use round-robin, random or least-inflight\n", optarg);
-                return 2;
-            }
-            break;
-        case O_THREADS: c.threads = (unsigned)num("threads", optarg, 1, 256); break;
-        case O_CONNECT_TIMEOUT: c.connect_timeout_ms = (unsigned)num("connect-timeout", optarg, 1, 3600000); break;
-        case O_READ_TIMEOUT: c.read_timeout_ms = (unsigned)num("read-timeout", optarg, 1, 3600000); break;
-        case O_REQUEST_TIMEOUT: c.request_timeout_ms = (unsigned)num("request-timeout", optarg, 1, 86400000); break;
-        case O_HEADER_TIMEOUT: c.header_timeout_ms = (unsigned)num("header-timeout", optarg, 1, 3600000); break;
-        case O_IDLE_TIMEOUT: c.idle_timeout_ms = (unsigned)num("idle-timeout", optarg, 1, 86400000); break;
-        case O_TUNNEL_IDLE: c.tunnel_idle_ms = (unsigned)num("tunnel-idle", optarg, 1, 86400000); break;
-        case O_MAX_ATTEMPTS: c.max_attempts = (unsigned)num("max-attempts", optarg, 1, 8); break;
-        case O_MAX_REPLAY: c.max_replay_bytes = num("max-replay", optarg, 0, 1ul << 30); break;
-        case O_MAX_HEADER: c.max_head_bytes = num("max-header-bytes", optarg, 1024, 1ul << 20); break;
-        case O_MAX_LINE: c.max_line_bytes = num("max-line-bytes", optarg, 256, 1ul << 20); break;
-        case O_MAX_CLIENTS: c.max_clients = (unsigned)num("max-clients", optarg, 1, 1000000); break;
-        case O_CONNECT_PORTS: c.connect_ports = optarg; break;
-        case O_QUIET: c.quiet = true; break;
-        case O_SIGNATURES: c.signatures_path = optarg; break;
-        case O_HOLD_BYTES: c.hold_bytes = num("hold-bytes", optarg, 0, 16ul << 20); break;
-        case 'h':
-        case O_HELP: fputs(help, stdout); return 0;
-        default: fprintf(stderr, "rotor serve: see 'rotor serve --help'\n"); return 2;
+        if (o == O_CONFIG)
+            config_path = optarg;
+        else if (o == 'h' || o == O_HELP) {
+            fputs(help, stdout);
+            return 0;
         }
+    }
+    if (config_path && read_config(&c, config_path) != 0)
+        return 2;
+    opterr = 1;
+    optind = 0;
+    while ((o = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        const char *ignored;
+        int rc = apply(&c, o, optarg, &ignored);
+        if (rc == 1) {
+            fputs(help, stdout);
+            return 0;
+        }
+        if (rc)
+            return rc;
     }
     if (optind < argc) {
         fprintf(stderr, "rotor serve: unexpected argument '%s' (see 'rotor serve --help')\n", argv[optind]);
@@ -160,5 +333,7 @@ int cli_serve(int argc, char **argv)
     }
     if (c.max_line_bytes > c.max_head_bytes)
         c.max_line_bytes = c.max_head_bytes;
+    if (c.policy.retry.backoff.cap_ms < c.policy.retry.backoff.base_ms)
+        c.policy.retry.backoff.cap_ms = c.policy.retry.backoff.base_ms;
     return gw_run(&c);
 }

@@ -6,7 +6,20 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/policy/breaker.h"
+#include "core/policy/budget.h"
+#include "core/policy/outlier.h"
+#include "core/policy/retry.h"
 #include "core/pool/select.h"
+
+/* The healing policies' settings (docs/resilience.md). */
+typedef struct gw_policy_cfg {
+    rt_retry_policy retry;
+    rt_budget_cfg budget;
+    rt_breaker_cfg breaker;
+    rt_outlier_cfg outlier;
+    uint32_t ban_ttl_ms;          /* how long an exit stays banned for a domain that blocked it */
+} gw_policy_cfg;
 
 typedef struct gw_config {
     const char *listen;          /* "127.0.0.1:8899" */
@@ -31,6 +44,7 @@ typedef struct gw_config {
     unsigned max_clients;        /* open client connections per process */
     const char *connect_ports;   /* NULL: any port but the deny list; else "443,8443,1000-2000" */
     const char *signatures_path; /* extra signatures tried before the built-in ones, or NULL */
+    gw_policy_cfg policy;
     bool quiet;
 } gw_config;
 

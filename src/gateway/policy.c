@@ -9,18 +9,13 @@
 #define GW_PAUSE_DOMAIN_EXITS 3u      /* exits told to wait before the whole domain is paced */
 #define GW_PAUSE_WINDOW_MS 60000u
 
-int gw_policy_init(gw_policy *p, char *err, size_t errlen)
+int gw_policy_init(gw_policy *p, const gw_policy_cfg *cfg, char *err, size_t errlen)
 {
     memset(p, 0, sizeof *p);
-    rt_retry_policy_default(&p->retry);
-    /* The guide's "one retry for auth errors" is about the same
-     * credentials: a fix-class failure quarantines its entry, and the
-     * retry always goes to a different entry with its own configuration.
-     * So across entries the fix class may use the transient limit; a pool
-     * with one broken entry then costs the client nothing. */
-    p->retry.limit[RT_CLASS_FIX] = RT_RETRY_LIMIT_TRANSIENT;
-    rt_budget_init(&p->budget, NULL);
-    if (rt_domains_init(&p->domains, 0, NULL, NULL) != 0 || rt_bans_init(&p->bans, 0) != 0 ||
+    p->cfg = cfg;
+    p->retry = cfg->retry;
+    rt_budget_init(&p->budget, &cfg->budget);
+    if (rt_domains_init(&p->domains, 0, &cfg->breaker, &cfg->budget) != 0 || rt_bans_init(&p->bans, 0) != 0 ||
         rt_bans_init(&p->pauses, 0) != 0) {
         snprintf(err, errlen, "out of memory for the policy tables");
         return -1;
@@ -49,7 +44,7 @@ static rt_outlier *outlier_for(gw_client *c)
     rt_outlier_free(&p->outlier);
     free(p->quarantine_code);
     p->quarantine_code = calloc(c->pool->pool.n, sizeof *p->quarantine_code);
-    if (!p->quarantine_code || rt_outlier_init(&p->outlier, c->pool->pool.n, NULL) != 0) {
+    if (!p->quarantine_code || rt_outlier_init(&p->outlier, c->pool->pool.n, &p->cfg->outlier) != 0) {
         free(p->quarantine_code);
         p->quarantine_code = NULL;
         memset(&p->outlier, 0, sizeof p->outlier);
@@ -242,7 +237,7 @@ gw_next gw_policy_after_attempt(gw_client *c, const gw_outcome *o, rt_code *code
         gw_log_event(c->w->srv, "upstream_quarantined", msg);
     }
     if ((v.flags & RT_RETRY_F_BAN_EXIT) && c->domain_hash && !u->session_slot)
-        rt_bans_add(&p->bans, (uint32_t)idx, c->domain_hash, now, RT_BANS_TTL_MS);
+        rt_bans_add(&p->bans, (uint32_t)idx, c->domain_hash, now, p->cfg->ban_ttl_ms);
     if ((v.flags & RT_RETRY_F_ROTATE_SESSION) && c->session[0]) {
         /* The client's sticky session got this exit blocked: derive a new
          * session id so the next attempt lands elsewhere. */

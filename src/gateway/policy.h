@@ -20,7 +20,10 @@
 typedef struct gw_client gw_client;
 typedef struct gw_worker gw_worker;
 
+typedef struct gw_policy_cfg gw_policy_cfg;
+
 typedef struct gw_policy {
+    const gw_policy_cfg *cfg;
     rt_retry_policy retry;
     rt_budget budget;
     rt_domains domains;
@@ -41,7 +44,7 @@ typedef struct gw_outcome {
     bool reached_target;        /* request bytes may have reached the target */
 } gw_outcome;
 
-int gw_policy_init(gw_policy *p, char *err, size_t errlen);
+int gw_policy_init(gw_policy *p, const gw_policy_cfg *cfg, char *err, size_t errlen);
 void gw_policy_free(gw_policy *p);
 
 /* Before the first attempt: the domain's breaker and pacing. Returns

@@ -12,6 +12,7 @@
 
 #include "core/base/wbuf.h"
 #include "core/errors/sig.h"
+#include "core/policy/bans.h"
 #include "gateway/gw_int.h"
 #include "io/clock.h"
 
@@ -35,6 +36,17 @@ void gw_config_defaults(gw_config *c)
     c->max_head_bytes = RT_HTTP_DEFAULT_MAX_HEAD;
     c->max_line_bytes = RT_HTTP_DEFAULT_MAX_LINE;
     c->max_clients = 10000;
+    rt_retry_policy_default(&c->policy.retry);
+    /* The guide's "one retry for auth errors" is about the same
+     * credentials: a fix-class failure quarantines its entry, and the
+     * retry always goes to a different entry with its own configuration.
+     * So across entries the fix class may use the transient limit; a pool
+     * with one broken entry then costs the client nothing. */
+    c->policy.retry.limit[RT_CLASS_FIX] = RT_RETRY_LIMIT_TRANSIENT;
+    rt_budget_cfg_default(&c->policy.budget);
+    rt_breaker_cfg_default(&c->policy.breaker);
+    rt_outlier_cfg_default(&c->policy.outlier);
+    c->policy.ban_ttl_ms = RT_BANS_TTL_MS;
 }
 
 uint64_t gw_now(void) { return io_now_ms(); }
@@ -290,7 +302,7 @@ static int worker_init(gw_server *s, gw_worker *w, unsigned id, char *err, size_
     event_add(w->idle_sweep, &sweep);
     rt_rng_seed(&w->rng, (uint64_t)io_wall_ms() ^ ((uint64_t)getpid() << 20) ^ ((uint64_t)id << 40));
     w->picker.mode = s->cfg.rotation;
-    if (gw_policy_init(&w->pol, err, errlen) != 0)
+    if (gw_policy_init(&w->pol, &s->cfg.policy, err, errlen) != 0)
         return -1;
     if (id == 0) {
         w->sig_hup = evsignal_new(w->base, SIGHUP, on_signal, s);
