@@ -146,18 +146,38 @@ static void test_least_inflight(void **state)
         ones += rt_pick(&pk, 2, &rng, RT_SLICE_NULL, NULL, NULL) == 1;
     assert_true(ones >= 900);
 
-    /* Load grows with the index: low indexes are picked far more. */
+    /* Small pools take the exact minimum. */
     uint32_t ten[10];
     for (int i = 0; i < 10; i++)
-        ten[i] = (uint32_t)i * 10;
+        ten[i] = (uint32_t)(9 - i) * 10;
     pk.in_flight = ten;
-    size_t count[10] = { 0 };
-    for (int i = 0; i < 10000; i++)
-        count[rt_pick(&pk, 10, &rng, RT_SLICE_NULL, NULL, NULL)]++;
-    assert_true(count[0] > count[5]);
-    assert_true(count[5] > count[9]);
-    assert_true(count[0] > 1500); /* 19% expected with two choices */
-    assert_true(count[9] == 0);   /* the busiest only wins against itself */
+    for (int i = 0; i < 100; i++)
+        assert_int_equal(rt_pick(&pk, 10, &rng, RT_SLICE_NULL, NULL, NULL), 9);
+    /* ... and ties among the least loaded are spread, not first-in-file. */
+    uint32_t tie[4] = { 5, 1, 1, 5 };
+    pk.in_flight = tie;
+    size_t t[4] = { 0 };
+    for (int i = 0; i < 1000; i++)
+        t[rt_pick(&pk, 4, &rng, RT_SLICE_NULL, NULL, NULL)]++;
+    assert_true(t[0] == 0 && t[3] == 0 && t[1] > 300 && t[2] > 300);
+
+    /* Large pools use two random choices: load grows with the index, so
+     * low indexes are picked far more and the busiest never wins. */
+    enum { BIG = RT_PICK_EXACT_MAX * 4 };
+    uint32_t big[BIG];
+    for (int i = 0; i < BIG; i++)
+        big[i] = (uint32_t)i * 10;
+    pk.in_flight = big;
+    size_t count[BIG] = { 0 };
+    for (int i = 0; i < 20000; i++)
+        count[rt_pick(&pk, BIG, &rng, RT_SLICE_NULL, NULL, NULL)]++;
+    size_t low = 0, high = 0;
+    for (int i = 0; i < BIG / 4; i++) {
+        low += count[i];
+        high += count[BIG - 1 - i];
+    }
+    assert_true(low > 4 * high);
+    assert_true(count[BIG - 1] == 0); /* the busiest only wins against itself */
 
     /* The less loaded entry is preferred only among usable ones. */
     bool ok[2] = { true, false };

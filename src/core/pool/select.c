@@ -130,6 +130,24 @@ long rt_pick(rt_picker *pk, size_t n, rt_rng *rng, rt_slice sticky,
         return i;
     }
     case RT_PICK_LEAST_INFLIGHT: {
+        /* Small pools: the exact minimum costs a few comparisons, so take
+         * it; ties are broken uniformly (reservoir sampling) so equally idle
+         * entries share the load. */
+        if (pk->in_flight && n <= RT_PICK_EXACT_MAX) {
+            long best = -1;
+            uint64_t ties = 0;
+            for (size_t i = 0; i < n; i++) {
+                if (!ok(usable, ctx, i))
+                    continue;
+                if (best < 0 || pk->in_flight[i] < pk->in_flight[best]) {
+                    best = (long)i;
+                    ties = 1;
+                } else if (pk->in_flight[i] == pk->in_flight[best] && rt_rng_below(rng, ++ties) == 0) {
+                    best = (long)i;
+                }
+            }
+            return best;
+        }
         /* Power of two choices (Mitzenmacher): two random usable entries,
          * the one with fewer requests in flight wins. Nearly as good as
          * the global minimum, at O(1), and without the herd effect of

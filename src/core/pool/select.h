@@ -15,10 +15,15 @@
 #include "core/base/rng.h"
 #include "core/base/slice.h"
 
+/* Pools up to this size take the exact least-inflight entry; larger ones
+ * use power of two choices. */
+#define RT_PICK_EXACT_MAX 32
+
 typedef enum rt_pick_mode {
     RT_PICK_ROUND_ROBIN = 0,
     RT_PICK_RANDOM,
-    RT_PICK_LEAST_INFLIGHT, /* power of two random choices on in_flight */
+    RT_PICK_LEAST_INFLIGHT, /* exact minimum of in_flight up to RT_PICK_EXACT_MAX
+                             * entries, power of two random choices beyond */
 } rt_pick_mode;
 
 /* Parse "round-robin" | "random" | "least-inflight"; -1 if unknown. */
