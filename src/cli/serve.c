@@ -35,6 +35,14 @@ static const char help[] =
 "                          each optionally followed by ' #label'. Percent-encode\n"
 "                          @ : # in URL credentials (%40 %3A %23). SIGHUP reloads it;\n"
 "                          a bad file is reported and the old pool kept.\n"
+"  --fallback-pool FILE    a pool to use for a domain when the ones before it are\n"
+"                          exhausted for that domain (bans, ejections, quarantines);\n"
+"                          repeat for more (at most 4), e.g. datacenter first with\n"
+"                          --pool, residential next with --fallback-pool.\n"
+"  --fallback-cooldown MS  a domain on a fallback pool retries the primary after this\n"
+"                          (300000).\n"
+"  --max-inflight N        requests in flight per upstream entry; more wait for a free\n"
+"                          entry within the request's deadline (0: no limit).\n"
 "  --signatures FILE       extra response signatures (docs/errors.md), tried before the\n"
 "                          built-in ones; reloaded with the pool on SIGHUP.\n"
 "  --rotation MODE         round-robin (default), random, least-inflight.\n"
@@ -99,7 +107,7 @@ enum {
     O_REQUEST_TIMEOUT, O_HEADER_TIMEOUT, O_IDLE_TIMEOUT, O_TUNNEL_IDLE, O_MAX_ATTEMPTS, O_MAX_REPLAY,
     O_MAX_HEADER, O_MAX_LINE, O_MAX_CLIENTS, O_CONNECT_PORTS, O_QUIET, O_HELP, O_SIGNATURES, O_HOLD_BYTES, O_RETRIES, O_RETRY_NON_IDEMPOTENT, O_BACKOFF_BASE,
     O_BACKOFF_CAP, O_BUDGET_RATIO, O_BUDGET_MIN, O_BREAKER_THRESHOLD, O_BREAKER_WINDOW, O_BREAKER_MIN,
-    O_BREAKER_COOLDOWN, O_EJECT_AFTER, O_EJECT_TIME, O_MAX_EJECTED, O_QUARANTINE_TIME, O_BAN_TTL, O_CONFIG,
+    O_BREAKER_COOLDOWN, O_EJECT_AFTER, O_EJECT_TIME, O_MAX_EJECTED, O_QUARANTINE_TIME, O_BAN_TTL, O_CONFIG, O_FALLBACK_POOL, O_FALLBACK_COOLDOWN, O_MAX_INFLIGHT,
 };
 
 static const struct option opts[] = {
@@ -141,6 +149,9 @@ static const struct option opts[] = {
     { "quarantine-time", required_argument, 0, O_QUARANTINE_TIME },
     { "ban-ttl", required_argument, 0, O_BAN_TTL },
     { "config", required_argument, 0, O_CONFIG },
+    { "fallback-pool", required_argument, 0, O_FALLBACK_POOL },
+    { "fallback-cooldown", required_argument, 0, O_FALLBACK_COOLDOWN },
+    { "max-inflight", required_argument, 0, O_MAX_INFLIGHT },
     { "help", no_argument, 0, O_HELP },
     { 0, 0, 0, 0 },
 };
@@ -222,6 +233,15 @@ static int apply(gw_config *c, int o, const char *arg, const char **config_path)
     case O_EJECT_TIME: pc->outlier.base_ms = (uint32_t)num("eject-time", arg, 1, MS_MAX); break;
     case O_MAX_EJECTED: pc->outlier.max_ejected_pct = (uint32_t)num("max-ejected", arg, 0, 100); break;
     case O_QUARANTINE_TIME: pc->outlier.quarantine_ms = (uint32_t)num("quarantine-time", arg, 1, MS_MAX); break;
+    case O_FALLBACK_POOL:
+        if (c->nfallbacks >= GW_MAX_FALLBACKS) {
+            fprintf(stderr, "rotor serve: at most %d --fallback-pool files\n", GW_MAX_FALLBACKS);
+            return 2;
+        }
+        c->fallback_paths[c->nfallbacks++] = arg;
+        break;
+    case O_FALLBACK_COOLDOWN: c->fallback_cooldown_ms = (unsigned)num("fallback-cooldown", arg, 1, MS_MAX); break;
+    case O_MAX_INFLIGHT: c->max_inflight = (unsigned)num("max-inflight", arg, 0, 1000000); break;
     case O_BAN_TTL: pc->ban_ttl_ms = (uint32_t)num("ban-ttl", arg, 1, MS_MAX); break;
     case O_CONFIG:
         if (!config_path) {

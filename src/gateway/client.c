@@ -185,6 +185,7 @@ static void reset_request(gw_client *c)
     c->json_errors = false;
     c->resp_body = RT_BODY_NONE;
     c->domain_hash = 0;
+    c->tier = 0;
     c->probe = c->retry_wait = false;
     c->retry_delay_ms = 0;
     c->retries = 0;

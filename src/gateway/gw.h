@@ -21,9 +21,15 @@ typedef struct gw_policy_cfg {
     uint32_t ban_ttl_ms;          /* how long an exit stays banned for a domain that blocked it */
 } gw_policy_cfg;
 
+#define GW_MAX_FALLBACKS 4
+
 typedef struct gw_config {
     const char *listen;          /* "127.0.0.1:8899" */
     const char *pool_path;       /* pool file; NULL means one `direct` entry */
+    const char *fallback_paths[GW_MAX_FALLBACKS]; /* fallback pools, tried in order */
+    unsigned nfallbacks;
+    unsigned fallback_cooldown_ms; /* a domain moved to a fallback pool retries the primary after this */
+    unsigned max_inflight;       /* requests in flight per upstream entry (0: no limit) */
     const char *log_path;        /* access log, "-" for stdout, NULL for none */
     const char *auth;            /* "user:pass" required from clients, or NULL */
     bool allow_open;             /* allow a non-loopback listener without auth */

@@ -45,6 +45,8 @@ typedef struct gw_pool {
     _Atomic uint32_t *in_flight; /* per entry */
     uint64_t generation;
     rt_sigset *sigs;             /* built-in signatures plus --signatures, loaded with the pool */
+    unsigned ntiers;             /* 1 + fallback pools */
+    size_t tier_start[GW_MAX_FALLBACKS + 2]; /* entries of tier t: [tier_start[t], tier_start[t+1]) */
 } gw_pool;
 
 typedef struct gw_server gw_server;
@@ -156,6 +158,7 @@ struct gw_client {
     char exit_token[96];      /* session token filled into a {session} slot */
     rt_retry_state rs;        /* the retry decision's per-request state */
     uint64_t domain_hash;     /* target domain (0: none) */
+    unsigned tier;            /* the pool tier this request picks from */
     bool probe;               /* the domain's breaker let this request through as a probe */
     uint64_t retry_delay_ms;  /* wait before the next attempt */
     bool retry_wait;          /* the timer will start the next attempt */

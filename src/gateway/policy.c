@@ -67,6 +67,13 @@ int gw_policy_admit(gw_client *c, bool *answered)
     if (!d)
         return GW_OK;
     c->domain_hash = d->hash;
+    if (d->tier && now >= d->tier_until) {
+        char msg[320];
+        snprintf(msg, sizeof msg, "%.200s: back to the primary pool after the fallback cooldown", d->name);
+        gw_log_event(c->w->srv, "pool_restored", msg);
+        d->tier = 0;
+    }
+    c->tier = d->tier < c->pool->ntiers ? d->tier : 0;
     uint64_t wait = 0;
     rt_breaker_verdict v = rt_breaker_allow(&d->breaker, now, &wait);
     if (v == RT_BREAKER_DENY) {
@@ -91,10 +98,33 @@ int gw_policy_admit(gw_client *c, bool *answered)
     return GW_OK;
 }
 
+bool gw_policy_escalate(gw_client *c)
+{
+    gw_policy *p = &c->w->pol;
+    if (c->tier + 1 >= c->pool->ntiers)
+        return false;
+    char ev[GW_EVIDENCE];
+    uint64_t wait;
+    gw_policy_explain_empty(c, ev, sizeof ev, &wait);
+    c->tier++;
+    rt_domain *d = c->domain_hash ? rt_domains_find(&p->domains, c->url.host) : NULL;
+    if (d && d->tier < c->tier) {
+        d->tier = (uint8_t)c->tier;
+        d->tier_until = gw_now() + c->w->srv->cfg.fallback_cooldown_ms;
+        char msg[400];
+        snprintf(msg, sizeof msg, "%.120s: fallback pool %u takes over (%s)", d->name, c->tier, ev);
+        gw_log_event(c->w->srv, "pool_escalated", msg);
+    }
+    return true;
+}
+
 bool gw_policy_usable(gw_client *c, size_t idx)
 {
     gw_policy *p = &c->w->pol;
     uint64_t now = gw_now();
+    unsigned cap = c->w->srv->cfg.max_inflight;
+    if (cap && atomic_load_explicit(&c->pool->in_flight[idx], memory_order_relaxed) >= cap)
+        return false;
     rt_outlier *o = outlier_for(c);
     if (o && !rt_outlier_usable(o, idx, now))
         return false;
@@ -110,11 +140,16 @@ rt_code gw_policy_explain_empty(gw_client *c, char *ev, size_t evlen, uint64_t *
     gw_policy *p = &c->w->pol;
     uint64_t now = gw_now();
     rt_outlier *o = outlier_for(c);
-    size_t n = c->pool->pool.n, quarantined = 0, ejected = 0, banned = 0, paused = 0;
+    unsigned t = c->tier < c->pool->ntiers ? c->tier : 0;
+    size_t first = c->pool->tier_start[t], end = c->pool->tier_start[t + 1];
+    size_t n = end - first, quarantined = 0, ejected = 0, banned = 0, paused = 0, busy = 0;
+    unsigned cap = c->w->srv->cfg.max_inflight;
     rt_code qcode = RT_E__COUNT;
     bool same_q = true;
-    for (size_t i = 0; i < n; i++) {
-        if (o && rt_outlier_quarantined(o, i, now)) {
+    for (size_t i = first; i < end; i++) {
+        if (cap && atomic_load_explicit(&c->pool->in_flight[i], memory_order_relaxed) >= cap) {
+            busy++;
+        } else if (o && rt_outlier_quarantined(o, i, now)) {
             quarantined++;
             rt_code q = p->quarantine_code ? p->quarantine_code[i] : RT_E__COUNT;
             if (qcode == RT_E__COUNT)
@@ -132,8 +167,9 @@ rt_code gw_policy_explain_empty(gw_client *c, char *ev, size_t evlen, uint64_t *
                 *wait_ms = left;
         }
     }
-    snprintf(ev, evlen, "%zu entries: %zu quarantined, %zu ejected, %zu banned and %zu paused for this domain",
-             n, quarantined, ejected, banned, paused);
+    snprintf(ev, evlen, "%zu entries%s: %zu quarantined, %zu ejected, %zu banned and %zu paused for this domain, %zu at --max-inflight",
+             n, c->pool->ntiers > 1 ? (t ? " (fallback pool)" : " (primary pool)") : "", quarantined, ejected, banned,
+             paused, busy);
     /* Every entry out for the same misconfiguration (say, all rejecting the
      * credentials): that misconfiguration is the answer, not "no upstream". */
     if (quarantined == n && same_q && qcode < RT_E__COUNT)
@@ -144,7 +180,9 @@ rt_code gw_policy_explain_empty(gw_client *c, char *ev, size_t evlen, uint64_t *
      * waits for the first one when the deadline allows. */
     if (paused)
         return RT_E_domain_paused;
-    *wait_ms = 0;
+    /* Entries at their in-flight limit free up within moments: a short
+     * wait, repeated while the deadline allows, acts as the queue. */
+    *wait_ms = busy ? 20 : 0;
     return RT_E_no_healthy_upstream;
 }
 

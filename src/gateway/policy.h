@@ -53,6 +53,10 @@ void gw_policy_free(gw_policy *p);
 int gw_policy_admit(gw_client *c, bool *answered);
 /* May entry idx carry this request's next attempt? */
 bool gw_policy_usable(gw_client *c, size_t idx);
+/* The request's tier is exhausted for its domain: move the domain to the
+ * next fallback pool (logged) and the request with it. False when there is
+ * no further pool. */
+bool gw_policy_escalate(gw_client *c);
 /* Explain an empty pick: the code to answer and the evidence; for
  * domain_paused, *wait_ms is when the first paused exit is free again. */
 rt_code gw_policy_explain_empty(gw_client *c, char *ev, size_t evlen, uint64_t *wait_ms);

@@ -32,6 +32,7 @@ void gw_config_defaults(gw_config *c)
     c->tunnel_idle_ms = 300000;
     c->max_attempts = 4;
     c->max_replay_bytes = 1u << 20;
+    c->fallback_cooldown_ms = 300000;
     c->hold_bytes = 64u << 10;
     c->max_head_bytes = RT_HTTP_DEFAULT_MAX_HEAD;
     c->max_line_bytes = RT_HTTP_DEFAULT_MAX_LINE;
@@ -125,12 +126,65 @@ static rt_sigset *load_sigs(const gw_config *cfg, char *err, size_t errlen)
     return s;
 }
 
+static bool label_taken(const rt_pool *p, size_t upto, const char *label)
+{
+    for (size_t i = 0; i < upto; i++)
+        if (!strcmp(p->v[i].label, label))
+            return true;
+    return false;
+}
+
+/* Append the fallback pools behind the primary one, recording where each
+ * tier starts. A label already used by an earlier tier gets "@fbN" so every
+ * entry stays identifiable in logs and metrics. */
+static int load_fallbacks(const gw_config *cfg, rt_pool *p, size_t *starts, char *err, size_t errlen)
+{
+    starts[0] = 0;
+    starts[1] = p->n;
+    for (unsigned t = 0; t < cfg->nfallbacks; t++) {
+        rt_pool f;
+        if (rt_pool_load(cfg->fallback_paths[t], &f, err, errlen) != 0)
+            return -1;
+        rt_upstream *v = realloc(p->v, (p->n + f.n) * sizeof *v);
+        if (!v) {
+            rt_pool_clear(&f);
+            snprintf(err, errlen, "out of memory loading fallback pool '%s'", cfg->fallback_paths[t]);
+            return -1;
+        }
+        p->v = v;
+        for (size_t i = 0; i < f.n; i++) {
+            rt_upstream *u = &f.v[i];
+            if (label_taken(p, p->n, u->label)) {
+                char buf[256];
+                snprintf(buf, sizeof buf, "%.200s@fb%u", u->label, t + 1);
+                char *l = strdup(buf);
+                if (l) {
+                    free(u->label);
+                    u->label = l;
+                }
+            }
+            p->v[p->n++] = *u;
+        }
+        free(f.v); /* the entries moved; their strings now belong to p */
+        f.v = NULL;
+        f.n = 0;
+        rt_pool_clear(&f);
+        starts[t + 2] = p->n;
+    }
+    return 0;
+}
+
 /* Pool and signatures load together: both or neither. */
 static gw_pool *load_all(gw_server *s, char *err, size_t errlen)
 {
     rt_pool p;
+    size_t starts[GW_MAX_FALLBACKS + 2];
     if (load_pool(&s->cfg, &p, err, errlen) != 0)
         return NULL;
+    if (load_fallbacks(&s->cfg, &p, starts, err, errlen) != 0) {
+        rt_pool_clear(&p);
+        return NULL;
+    }
     rt_sigset *sigs = load_sigs(&s->cfg, err, errlen);
     if (!sigs) {
         rt_pool_clear(&p);
@@ -144,6 +198,8 @@ static gw_pool *load_all(gw_server *s, char *err, size_t errlen)
         return NULL;
     }
     s->pool_generation++;
+    g->ntiers = 1 + s->cfg.nfallbacks;
+    memcpy(g->tier_start, starts, (g->ntiers + 1) * sizeof starts[0]);
     return g;
 }
 

@@ -305,9 +305,17 @@ static void up_event_cb(struct bufferevent *bev, short what, void *arg)
         gw_exchange_up_eof(c, what);
 }
 
-static bool usable_entry(void *ctx, size_t idx)
+/* Picks run over one tier of the pool: the callbacks see tier-relative
+ * indexes and add the tier's start. */
+typedef struct tier_ctx {
+    gw_client *c;
+    size_t off;
+} tier_ctx;
+
+static bool usable_entry(void *ctx, size_t rel)
 {
-    gw_client *c = ctx;
+    gw_client *c = ((tier_ctx *)ctx)->c;
+    size_t idx = rel + ((tier_ctx *)ctx)->off;
     /* Each attempt of a request goes to a different upstream while others
      * remain: the guide's "retry with a fresh proxy IP". */
     for (unsigned i = 0; i < c->natt; i++)
@@ -316,18 +324,34 @@ static bool usable_entry(void *ctx, size_t idx)
     return gw_policy_usable(c, idx);
 }
 
-static bool usable_policy_only(void *ctx, size_t idx) { return gw_policy_usable(ctx, idx); }
+static bool usable_policy_only(void *ctx, size_t rel)
+{
+    return gw_policy_usable(((tier_ctx *)ctx)->c, rel + ((tier_ctx *)ctx)->off);
+}
 
-static long pick(gw_client *c)
+static long pick_in_tier(gw_client *c)
 {
     gw_worker *w = c->w;
-    size_t n = c->pool->pool.n;
-    w->picker.in_flight = (const uint32_t *)c->pool->in_flight;
-    long idx = rt_pick(&w->picker, n, &w->rng, rt_slice_cstr(c->session), usable_entry, c);
+    unsigned t = c->tier < c->pool->ntiers ? c->tier : 0;
+    size_t off = c->pool->tier_start[t], n = c->pool->tier_start[t + 1] - off;
+    tier_ctx ctx = { c, off };
+    w->picker.in_flight = (const uint32_t *)c->pool->in_flight + off;
+    long idx = rt_pick(&w->picker, n, &w->rng, rt_slice_cstr(c->session), usable_entry, &ctx);
     if (idx < 0 && c->natt)
         /* Every entry was tried once already: a second try on the same
          * upstream beats giving up while attempts remain. */
-        idx = rt_pick(&w->picker, n, &w->rng, rt_slice_cstr(c->session), usable_policy_only, c);
+        idx = rt_pick(&w->picker, n, &w->rng, rt_slice_cstr(c->session), usable_policy_only, &ctx);
+    return idx < 0 ? -1 : idx + (long)off;
+}
+
+static long pick(gw_client *c)
+{
+    long idx = pick_in_tier(c);
+    /* The domain exhausted this pool (bans, ejections, quarantines): move
+     * it to the next fallback pool, if there is one, and try there. */
+    while (idx < 0 && c->tier + 1 < c->pool->ntiers && gw_policy_escalate(c)) {
+        idx = pick_in_tier(c);
+    }
     return idx;
 }
 
@@ -339,7 +363,7 @@ int gw_attempt_start(gw_client *c)
         char ev[GW_EVIDENCE];
         uint64_t wait = 0;
         rt_code code = gw_policy_explain_empty(c, ev, sizeof ev, &wait);
-        if (code == RT_E_domain_paused && gw_now() + wait < c->deadline_ms) {
+        if (wait && gw_now() + wait < c->deadline_ms) {
             /* Every usable exit was told to wait by this domain: wait for
              * the first to be free rather than fail a request that fits. */
             c->retry_wait = true;

@@ -116,3 +116,47 @@ def test_a_pool_that_fails_everything_cannot_exceed_the_retry_budget(simlab, rot
     assert retries <= 0.2 * n + 10 * (elapsed_windows + 1), (retries, attempts)
     assert "retry_budget_exhausted" in codes
     assert all(c in ("proxy_overloaded", "retry_budget_exhausted", "no_healthy_upstream") for c in codes), set(codes)
+
+
+def test_exhausted_primary_pool_escalates_the_domain_to_the_fallback(simlab, rotor, tmp_path):
+    # One lab, four exits: the first two form the primary pool, the last two
+    # the fallback. The target bans each exit after its first request.
+    st = simlab("proxies 4\ntarget shop.lab ban_after=1 page=cloudflare\n")
+    lines = [l for l in open(st["pool_file"]).read().splitlines() if l and not l.startswith("#")]
+    fallback = tmp_path / "fallback.txt"
+    fallback.write_text("\n".join(lines[2:]) + "\n")
+    g = rotor("\n".join(lines[:2]) + "\n", extra_args=["--fallback-pool", str(fallback)])
+    with session(g) as s:
+        codes = [s.get("http://shop.lab/", timeout=10).status_code for _ in range(4)]
+        other = s.get("http://ok.lab/", timeout=10)
+    assert codes[:3] == [200, 200, 200], codes
+    recs = records(g, 5)
+    third = recs[2]
+    used = [a["upstream"] for a in third["attempts"]]
+    assert used[-1] in ("lab-p3", "lab-p4") and third["status"] == 200, third
+    events = [json.loads(l) for l in open(g.log_path) if '"event"' in l]
+    assert any(e["event"] == "pool_escalated" and e["detail"].startswith("shop.lab") for e in events), events
+    # Other domains keep the primary pool.
+    assert recs[4]["attempts"][0]["upstream"] in ("lab-p1", "lab-p2") and other.status_code == 200
+
+
+def test_max_inflight_queues_instead_of_failing(simlab, rotor):
+    import threading
+    st = simlab("proxies 1\n")
+    g = rotor(open(st["pool_file"]).read(), extra_args=["--max-inflight", "1"])
+    results = []
+
+    def one():
+        with session(g) as s:
+            results.append(s.get("http://ok.lab/slow/300", timeout=15).status_code)
+
+    threads = [threading.Thread(target=one) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(20)
+    assert results == [200, 200, 200]
+    recs = records(g, 3)
+    # One at a time: each later request spent its wait before its attempt.
+    durations = sorted(r["ms"] for r in recs)
+    assert durations[2] >= 3 * 300 - 50, durations
