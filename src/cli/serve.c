@@ -43,6 +43,10 @@ static const char help[] =
 "                          (300000).\n"
 "  --max-inflight N        requests in flight per upstream entry; more wait for a free\n"
 "                          entry within the request's deadline (0: no limit).\n"
+"  --domain-concurrency N  requests in flight per target domain and thread (0: none);\n"
+"                          rotor also lowers it by itself when bans and pauses take\n"
+"                          half of the pool for a domain.\n"
+"  --domain-rate R         requests per second started per domain and thread (0: none).\n"
 "  --signatures FILE       extra response signatures (docs/errors.md), tried before the\n"
 "                          built-in ones; reloaded with the pool on SIGHUP.\n"
 "  --rotation MODE         round-robin (default), random, least-inflight.\n"
@@ -107,7 +111,7 @@ enum {
     O_REQUEST_TIMEOUT, O_HEADER_TIMEOUT, O_IDLE_TIMEOUT, O_TUNNEL_IDLE, O_MAX_ATTEMPTS, O_MAX_REPLAY,
     O_MAX_HEADER, O_MAX_LINE, O_MAX_CLIENTS, O_CONNECT_PORTS, O_QUIET, O_HELP, O_SIGNATURES, O_HOLD_BYTES, O_RETRIES, O_RETRY_NON_IDEMPOTENT, O_BACKOFF_BASE,
     O_BACKOFF_CAP, O_BUDGET_RATIO, O_BUDGET_MIN, O_BREAKER_THRESHOLD, O_BREAKER_WINDOW, O_BREAKER_MIN,
-    O_BREAKER_COOLDOWN, O_EJECT_AFTER, O_EJECT_TIME, O_MAX_EJECTED, O_QUARANTINE_TIME, O_BAN_TTL, O_CONFIG, O_FALLBACK_POOL, O_FALLBACK_COOLDOWN, O_MAX_INFLIGHT,
+    O_BREAKER_COOLDOWN, O_EJECT_AFTER, O_EJECT_TIME, O_MAX_EJECTED, O_QUARANTINE_TIME, O_BAN_TTL, O_CONFIG, O_FALLBACK_POOL, O_FALLBACK_COOLDOWN, O_MAX_INFLIGHT, O_DOMAIN_CONCURRENCY, O_DOMAIN_RATE,
 };
 
 static const struct option opts[] = {
@@ -152,6 +156,8 @@ static const struct option opts[] = {
     { "fallback-pool", required_argument, 0, O_FALLBACK_POOL },
     { "fallback-cooldown", required_argument, 0, O_FALLBACK_COOLDOWN },
     { "max-inflight", required_argument, 0, O_MAX_INFLIGHT },
+    { "domain-concurrency", required_argument, 0, O_DOMAIN_CONCURRENCY },
+    { "domain-rate", required_argument, 0, O_DOMAIN_RATE },
     { "help", no_argument, 0, O_HELP },
     { 0, 0, 0, 0 },
 };
@@ -242,6 +248,16 @@ static int apply(gw_config *c, int o, const char *arg, const char **config_path)
         break;
     case O_FALLBACK_COOLDOWN: c->fallback_cooldown_ms = (unsigned)num("fallback-cooldown", arg, 1, MS_MAX); break;
     case O_MAX_INFLIGHT: c->max_inflight = (unsigned)num("max-inflight", arg, 0, 1000000); break;
+    case O_DOMAIN_CONCURRENCY: c->domain_concurrency = (unsigned)num("domain-concurrency", arg, 0, 1000000); break;
+    case O_DOMAIN_RATE: {
+        char *end;
+        c->domain_rate = strtod(arg, &end);
+        if (!*arg || *end || !(c->domain_rate >= 0 && c->domain_rate <= 100000)) {
+            fprintf(stderr, "rotor serve: --domain-rate '%s': expected requests per second from 0 to 100000\n", arg);
+            return 2;
+        }
+        break;
+    }
     case O_BAN_TTL: pc->ban_ttl_ms = (uint32_t)num("ban-ttl", arg, 1, MS_MAX); break;
     case O_CONFIG:
         if (!config_path) {

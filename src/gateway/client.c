@@ -186,6 +186,7 @@ static void reset_request(gw_client *c)
     c->resp_body = RT_BODY_NONE;
     c->domain_hash = 0;
     c->tier = 0;
+    c->polite_wait = false;
     c->probe = c->retry_wait = false;
     c->retry_delay_ms = 0;
     c->retries = 0;
@@ -196,6 +197,7 @@ int gw_client_finish(gw_client *c)
 {
     gw_record_log(c);
     gw_attempt_end(c);
+    gw_policy_request_done(c);
     reset_request(c);
     if (!c->keep_alive || c->w->draining)
         return gw_client_close(c);
@@ -294,6 +296,22 @@ static void take_session(gw_client *c)
     c->session[n] = 0;
 }
 
+int gw_client_start_when_polite(gw_client *c)
+{
+    uint64_t wait = gw_policy_polite(c);
+    if (!wait)
+        return gw_attempt_start(c);
+    if (gw_now() + wait >= c->deadline_ms) {
+        char ev[GW_EVIDENCE];
+        snprintf(ev, sizeof ev, "the domain's politeness limits (--domain-concurrency, --domain-rate) held the request "
+                                "past its deadline");
+        return gw_client_fail(c, RT_E_domain_paused, ev, NULL, 1);
+    }
+    c->polite_wait = true;
+    gw_client_arm_timer(c, (unsigned)wait);
+    return GW_OK;
+}
+
 static int handle_request(gw_client *c)
 {
     gw_server *s = c->w->srv;
@@ -353,12 +371,12 @@ static int handle_request(gw_client *c)
         return rc;
     if (c->retry_delay_ms) {
         /* The domain is paced: the first attempt waits its turn. */
-        c->retry_wait = true;
+        c->polite_wait = true;
         gw_client_arm_timer(c, (unsigned)c->retry_delay_ms);
         c->retry_delay_ms = 0;
         return GW_OK;
     }
-    return gw_attempt_start(c);
+    return gw_client_start_when_polite(c);
 }
 
 static int read_head(gw_client *c)

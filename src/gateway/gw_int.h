@@ -159,6 +159,8 @@ struct gw_client {
     rt_retry_state rs;        /* the retry decision's per-request state */
     uint64_t domain_hash;     /* target domain (0: none) */
     unsigned tier;            /* the pool tier this request picks from */
+    bool domain_counted;      /* counted in the domain's in_flight */
+    bool polite_wait;         /* the timer re-checks admission (pacing, politeness) */
     bool probe;               /* the domain's breaker let this request through as a probe */
     uint64_t retry_delay_ms;  /* wait before the next attempt */
     bool retry_wait;          /* the timer will start the next attempt */
@@ -253,6 +255,8 @@ void gw_record_log(gw_client *c);
 
 /* client.c: fill c->hint for `code` from the request and the last attempt's entry. */
 void gw_client_hint(gw_client *c, rt_code code);
+/* Start the first attempt once the domain's politeness limits allow. */
+int gw_client_start_when_polite(gw_client *c);
 
 /* server.c: a JSON event line in the access log and on stderr */
 void gw_log_event(gw_server *s, const char *event, const char *detail);

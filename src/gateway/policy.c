@@ -56,6 +56,62 @@ static rt_outlier *outlier_for(gw_client *c)
 
 static uint32_t ceil_s(uint64_t ms) { return (uint32_t)((ms + 999) / 1000); }
 
+/* Concurrency the domain may have now: the configured limit, lowered to
+ * the exits still usable for it once bans and pauses take half of the
+ * pool, so the remaining exits are not burned by the same load. */
+static uint32_t domain_cap(gw_client *c, rt_domain *d, uint64_t now)
+{
+    gw_policy *p = &c->w->pol;
+    uint32_t cap = c->w->srv->cfg.domain_concurrency;
+    unsigned t = c->pool->ntiers > d->tier ? d->tier : 0;
+    size_t tier_n = c->pool->tier_start[t + 1] - c->pool->tier_start[t];
+    size_t out = rt_bans_distinct_recent(&p->bans, d->hash, now, RT_BANS_EVERYWHERE_WINDOW_MS) +
+                 rt_bans_distinct_recent(&p->pauses, d->hash, now, GW_PAUSE_WINDOW_MS);
+    if (tier_n >= 2 && out * 2 >= tier_n) {
+        uint32_t left = out < tier_n ? (uint32_t)(tier_n - out) : 1;
+        if (!cap || left < cap)
+            cap = left;
+    }
+    return cap;
+}
+
+/* How long this request must wait for the domain's politeness limits
+ * (concurrency, rate); 0 to go now. Counts the request in when it goes. */
+static uint64_t politeness_wait(gw_client *c, rt_domain *d, uint64_t now)
+{
+    const gw_config *cfg = &c->w->srv->cfg;
+    uint32_t cap = domain_cap(c, d, now);
+    if (cap && d->in_flight >= cap)
+        return 20; /* re-checked then: someone finishes meanwhile */
+    if (cfg->domain_rate > 0) {
+        uint64_t gap = (uint64_t)(1000.0 / cfg->domain_rate);
+        if (d->rate_next_ms > now)
+            return d->rate_next_ms - now;
+        d->rate_next_ms = now + gap;
+    }
+    d->in_flight++;
+    c->domain_counted = true;
+    return 0;
+}
+
+uint64_t gw_policy_polite(gw_client *c)
+{
+    if (!c->domain_hash || c->domain_counted)
+        return 0;
+    rt_domain *d = rt_domains_get(&c->w->pol.domains, c->url.host, gw_now());
+    return d ? politeness_wait(c, d, gw_now()) : 0;
+}
+
+void gw_policy_request_done(gw_client *c)
+{
+    if (!c->domain_counted)
+        return;
+    c->domain_counted = false;
+    rt_domain *d = rt_domains_find(&c->w->pol.domains, c->url.host);
+    if (d && d->in_flight)
+        d->in_flight--;
+}
+
 int gw_policy_admit(gw_client *c, bool *answered)
 {
     gw_policy *p = &c->w->pol;
@@ -276,7 +332,9 @@ gw_next gw_policy_after_attempt(gw_client *c, const gw_outcome *o, rt_code *code
     }
     if ((v.flags & RT_RETRY_F_BAN_EXIT) && c->domain_hash && !u->session_slot)
         rt_bans_add(&p->bans, (uint32_t)idx, c->domain_hash, now, p->cfg->ban_ttl_ms);
-    if ((v.flags & RT_RETRY_F_ROTATE_SESSION) && c->session[0]) {
+    /* A rate limit may be per session rather than per IP (the guide's
+     * 429 advice): a sticky session moves on as a block would. */
+    if (((v.flags & RT_RETRY_F_ROTATE_SESSION) || code == RT_E_target_rate_limited) && c->session[0]) {
         /* The client's sticky session got this exit blocked: derive a new
          * session id so the next attempt lands elsewhere. */
         size_t n = strlen(c->session);

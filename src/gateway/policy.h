@@ -51,6 +51,12 @@ void gw_policy_free(gw_policy *p);
  * GW_OK to go on, or answers the client itself (GW_GONE possible) and sets
  * *answered. */
 int gw_policy_admit(gw_client *c, bool *answered);
+/* Politeness limits (--domain-concurrency, --domain-rate, and the cap when
+ * a domain's usable exits shrink): 0 when the request may go now (it is
+ * then counted in), else how long to wait before asking again. */
+uint64_t gw_policy_polite(gw_client *c);
+/* The request is over: release its place in the domain's concurrency. */
+void gw_policy_request_done(gw_client *c);
 /* May entry idx carry this request's next attempt? */
 bool gw_policy_usable(gw_client *c, size_t idx);
 /* The request's tier is exhausted for its domain: move the domain to the

@@ -216,6 +216,10 @@ int gw_attempt_timeout(gw_client *c)
         c->retry_wait = false;
         return gw_attempt_start(c);
     }
+    if (c->polite_wait) {
+        c->polite_wait = false;
+        return gw_client_start_when_polite(c);
+    }
     if (c->state == CS_TUNNEL) {
         snprintf(ev, sizeof ev, "tunnel idle for %u ms", cfg->tunnel_idle_ms);
         snprintf(c->evidence, sizeof c->evidence, "%s", ev);

@@ -160,3 +160,30 @@ def test_max_inflight_queues_instead_of_failing(simlab, rotor):
     # One at a time: each later request spent its wait before its attempt.
     durations = sorted(r["ms"] for r in recs)
     assert durations[2] >= 3 * 300 - 50, durations
+
+
+def test_domain_politeness_limits(simlab, rotor):
+    import threading
+    st = simlab("proxies 3\n")
+    g = rotor(open(st["pool_file"]).read(), extra_args=["--domain-rate", "5", "--domain-concurrency", "1"])
+    t0 = time.monotonic()
+    with session(g) as s:
+        for _ in range(6):
+            assert s.get("http://ok.lab/", timeout=10).status_code == 200
+    # Five a second: the sixth request cannot start before 1 s has passed.
+    assert time.monotonic() - t0 >= 1.0
+    results = []
+
+    def one():
+        with session(g) as s:
+            results.append(s.get("http://slow.lab/slow/300", timeout=15).status_code)
+
+    threads = [threading.Thread(target=one) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(20)
+    assert results == [200, 200, 200]
+    recs = [r for r in records(g, 9) if "slow.lab" in r["url"]]
+    # One at a time for the domain, although three exits were free.
+    assert max(r["ms"] for r in recs) >= 3 * 300 - 50

@@ -116,7 +116,7 @@ static void chain_remove(rt_domains *t, uint32_t i)
 static bool idle(const rt_domain *e, uint64_t now_ms)
 {
     return rt_breaker_state_at(&e->breaker, now_ms) == RT_BREAKER_CLOSED &&
-           e->not_before_ms <= now_ms;
+           e->not_before_ms <= now_ms && e->in_flight == 0 && e->tier == 0;
 }
 
 /* Free one entry: the oldest idle one near the LRU tail, else the tail. */
@@ -162,6 +162,10 @@ rt_domain *rt_domains_get(rt_domains *t, rt_slice name, uint64_t now_ms)
         rt_budget_init(&e->budget, &t->budget_cfg);
         e->not_before_ms = 0;
         e->backoff_streak = 0;
+        e->tier = 0;
+        e->tier_until = 0;
+        e->in_flight = 0;
+        e->rate_next_ms = 0;
         uint32_t *head = &t->heads[h & (t->nheads - 1)];
         e->chain_ = *head;
         *head = i;
