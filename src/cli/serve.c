@@ -26,7 +26,7 @@ static const char help[] =
 "  --connect-ports LIST    ports CONNECT may reach, e.g. 443,8443,9000-9100 (default:\n"
 "                          any port except mail and news ports 25,465,587,...).\n"
 "  --max-clients N         open client connections before new ones get 503 (10000).\n"
-"  --threads N             event-loop threads (default 1).\n"
+"  --threads N             event-loop threads sharing the port (default: one per core).\n"
 "\n"
 "Pool\n"
 "  --pool FILE             upstream proxies, one a line (default: one `direct` entry):\n"

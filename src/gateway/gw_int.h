@@ -46,6 +46,7 @@ typedef struct gw_pool {
     uint64_t generation;
     rt_sigset *sigs;             /* built-in signatures plus --signatures, loaded with the pool */
     unsigned ntiers;             /* 1 + fallback pools */
+    atomic_size_t rr_ticket;     /* round-robin position shared by all workers */
     size_t tier_start[GW_MAX_FALLBACKS + 2]; /* entries of tier t: [tier_start[t], tier_start[t+1]) */
 } gw_pool;
 
@@ -76,7 +77,7 @@ struct gw_worker {
     gw_upconn *idle_head;     /* most recently parked first */
     unsigned idle_count;
     unsigned clients;
-    bool draining;
+    atomic_bool draining;     /* set by the signal thread, read by this worker */
 };
 
 struct gw_server {

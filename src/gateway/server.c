@@ -23,7 +23,8 @@ void gw_config_defaults(gw_config *c)
     memset(c, 0, sizeof *c);
     c->listen = "127.0.0.1:8899";
     c->rotation = RT_PICK_ROUND_ROBIN;
-    c->threads = 1;
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    c->threads = cores > 0 ? (unsigned)(cores < 64 ? cores : 64) : 1;
     c->connect_timeout_ms = 10000;
     c->read_timeout_ms = 30000;
     c->request_timeout_ms = 120000;

@@ -340,6 +340,10 @@ static long pick_in_tier(gw_client *c)
     size_t off = c->pool->tier_start[t], n = c->pool->tier_start[t + 1] - off;
     tier_ctx ctx = { c, off };
     w->picker.in_flight = (const uint32_t *)c->pool->in_flight + off;
+    /* One rotation for the whole process: each pick takes the next ticket,
+     * so threads interleave instead of each rotating on its own. */
+    if (w->picker.mode == RT_PICK_ROUND_ROBIN)
+        w->picker.cursor = atomic_fetch_add_explicit(&c->pool->rr_ticket, 1, memory_order_relaxed) % (n ? n : 1);
     long idx = rt_pick(&w->picker, n, &w->rng, rt_slice_cstr(c->session), usable_entry, &ctx);
     if (idx < 0 && c->natt)
         /* Every entry was tried once already: a second try on the same
