@@ -77,6 +77,7 @@ void gw_client_accept(gw_worker *w, evutil_socket_t fd, const struct sockaddr *s
      * the kernel's window then pushes back on it. */
     bufferevent_setwatermark(bev, EV_READ, 0, GW_HIGH_WATER);
     c->keep_alive = true;
+    c->redo_idx = -1;
     c->t_start_ms = gw_now();
     c->t_wall_ms = io_wall_ms();
     if (open > s->cfg.max_clients) {
@@ -191,6 +192,7 @@ static void reset_request(gw_client *c)
     c->retry_delay_ms = 0;
     c->retries = 0;
     c->stale_retry_used = false;
+    c->redo_idx = -1;
 }
 
 int gw_client_finish(gw_client *c)

@@ -155,6 +155,7 @@ struct gw_client {
     bool in_dial;             /* inside the connect call: events are queued */
     short dial_events;        /* events reported during the connect call */
     bool stale_retry_used;    /* one free redo after a reused idle connection died */
+    long redo_idx;            /* >= 0: the next attempt redoes this entry (no pick) */
     char auth[600];           /* Proxy-Authorization for this attempt, or "" */
     char exit_token[96];      /* session token filled into a {session} slot */
     rt_retry_state rs;        /* the retry decision's per-request state */

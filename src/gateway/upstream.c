@@ -366,7 +366,8 @@ static long pick(gw_client *c)
 int gw_attempt_start(gw_client *c)
 {
     gw_worker *w = c->w;
-    long idx = pick(c);
+    long idx = c->redo_idx >= 0 ? c->redo_idx : pick(c);
+    c->redo_idx = -1;
     if (idx < 0) {
         char ev[GW_EVIDENCE];
         uint64_t wait = 0;
