@@ -54,7 +54,15 @@ static const char help[] =
 "\n"
 "Output\n"
 "  --log FILE|-            JSON-lines access log, one record per request ('-': stdout).\n"
-"  --quiet                 no status line on a terminal.\n"
+"  --quiet                 no status line on a terminal (by default, when stderr is a\n"
+"                          terminal, a line with req/s, success rate, retries and the\n"
+"                          top failure every 5 s while requests flow).\n"
+"\n"
+"Admin (off unless --admin is given)\n"
+"  --admin ADDR:PORT       serve the dashboard (/), Prometheus metrics (/metrics) and\n"
+"                          the JSON API (/api/v1/, docs/api.md), e.g. 127.0.0.1:8898.\n"
+"                          Any address other than loopback needs --admin-auth.\n"
+"  --admin-auth USER:PASS  require these credentials (HTTP Basic) on the admin server.\n"
 "\n"
 "Signals: SIGHUP reloads the pool and reopens the log; SIGTERM/SIGINT stop\n"
 "accepting, let in-flight requests finish (10 s at most) and exit 0.\n"
@@ -70,7 +78,7 @@ static const char help[] =
 enum {
     O_LISTEN = 256, O_POOL, O_LOG, O_AUTH, O_ALLOW_OPEN, O_ROTATION, O_THREADS, O_CONNECT_TIMEOUT, O_READ_TIMEOUT,
     O_REQUEST_TIMEOUT, O_HEADER_TIMEOUT, O_IDLE_TIMEOUT, O_TUNNEL_IDLE, O_MAX_ATTEMPTS, O_MAX_REPLAY,
-    O_MAX_HEADER, O_MAX_LINE, O_MAX_CLIENTS, O_CONNECT_PORTS, O_QUIET, O_HELP, O_SIGNATURES,
+    O_MAX_HEADER, O_MAX_LINE, O_MAX_CLIENTS, O_CONNECT_PORTS, O_QUIET, O_HELP, O_SIGNATURES, O_ADMIN, O_ADMIN_AUTH,
 };
 
 static const struct option opts[] = {
@@ -95,6 +103,8 @@ static const struct option opts[] = {
     { "connect-ports", required_argument, 0, O_CONNECT_PORTS },
     { "quiet", no_argument, 0, O_QUIET },
     { "signatures", required_argument, 0, O_SIGNATURES },
+    { "admin", required_argument, 0, O_ADMIN },
+    { "admin-auth", required_argument, 0, O_ADMIN_AUTH },
     { "help", no_argument, 0, O_HELP },
     { 0, 0, 0, 0 },
 };
@@ -145,6 +155,8 @@ int cli_serve(int argc, char **argv)
         case O_CONNECT_PORTS: c.connect_ports = optarg; break;
         case O_QUIET: c.quiet = true; break;
         case O_SIGNATURES: c.signatures_path = optarg; break;
+        case O_ADMIN: c.admin = optarg; break;
+        case O_ADMIN_AUTH: c.admin_auth = optarg; break;
         case 'h':
         case O_HELP: fputs(help, stdout); return 0;
         default: fprintf(stderr, "rotor serve: see 'rotor serve --help'\n"); return 2;
@@ -152,6 +164,10 @@ int cli_serve(int argc, char **argv)
     }
     if (optind < argc) {
         fprintf(stderr, "rotor serve: unexpected argument '%s' (see 'rotor serve --help')\n", argv[optind]);
+        return 2;
+    }
+    if (c.admin_auth && !c.admin) {
+        fprintf(stderr, "rotor serve: --admin-auth needs --admin ADDR:PORT\n");
         return 2;
     }
     if (c.max_line_bytes > c.max_head_bytes)
