@@ -116,7 +116,7 @@ void adm_render_metrics(adm_server *a, struct evbuffer *b)
                                     (unsigned long long)t.att[c]);
     }
 
-    family(b, "rotor_retries_total", "counter", "Attempts after the first that the retry policy granted.");
+    family(b, "rotor_retries_total", "counter", "Attempts after the first one of a request (retries sent).");
     evbuffer_add_printf(b, "rotor_retries_total %llu\n", (unsigned long long)t.retries);
     family(b, "rotor_retry_budget_usage", "gauge",
            "Retries in the budget window divided by the retries allowed (1 means retries are being refused).");

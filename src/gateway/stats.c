@@ -114,7 +114,9 @@ void gw_stats_request(const gw_client *c)
     if (code == RT_E_ok && c->natt == 0)
         gw_ctr_add(&st->req_ok_local, 1);
     hist_add(&st->req_hist, dur);
-    gw_ctr_add(&st->retries, c->retries);
+    /* Retries actually sent: c->retries also counts retries the policy
+     * granted that --max-attempts then stopped. */
+    gw_ctr_add(&st->retries, c->natt > 1 ? c->natt - 1 : 0);
     gw_ctr_add(&st->bytes_in, c->bytes_in + c->tunnel_up);
     gw_ctr_add(&st->bytes_out, c->bytes_out + c->tunnel_down);
     gw_up_table *t = st->up;
@@ -429,6 +431,8 @@ int gw_stats_worker_init(gw_worker *w, bool ticks, char *err, size_t errlen)
     w->st = st;
     st->cmd_ev = event_new(w->base, -1, 0, on_cmd, w);
     if (ticks) {
+        /* Per-upstream tables exist before the first request arrives. */
+        refresh(w);
         st->tick_ev = event_new(w->base, -1, EV_PERSIST, on_tick, w);
         struct timeval tv = { 0, GW_STATS_TICK_MS * 1000 };
         event_add(st->tick_ev, &tv);
