@@ -1,13 +1,16 @@
 # Build-time generated pieces, included by CMakeLists.txt:
 #   - src/core/errors/signatures.txt embedded into rotor_core as a C array
 #     (rt_sig_builtin_text / rt_sig_builtin_len, parsed at start-up);
+#   - src/admin/dashboard.html embedded into rotor_io the same way
+#     (adm_dashboard_html_text / adm_dashboard_html_len), served at GET /;
 #   - gen_errors_md, which renders the error vocabulary as docs/errors.md,
 #     the `errors_md` target that rewrites the committed file, and a test
 #     that fails when the committed file differs from the table;
 #   - bench_classify (not built by default: cmake --build B --target bench_classify).
 #
 # The same file doubles as the embedding script when run with
-# `cmake -DEMBED_IN=... -DEMBED_OUT=... -DEMBED_SYM=... -P generated.cmake`.
+# `cmake -DEMBED_IN=... -DEMBED_OUT=... -DEMBED_SYM=... [-DEMBED_HEADER=...] -P generated.cmake`
+# (EMBED_HEADER: the header declaring the symbols; core/errors/sig.h if unset).
 
 if(CMAKE_SCRIPT_MODE_FILE)
   if(NOT EMBED_IN OR NOT EMBED_OUT OR NOT EMBED_SYM)
@@ -19,9 +22,12 @@ if(CMAKE_SCRIPT_MODE_FILE)
   string(REGEX REPLACE "([0-9a-f][0-9a-f])" "0x\\1," bytes "${hex}")
   string(REGEX REPLACE "((0x[0-9a-f][0-9a-f],){16})" "\\1\n" bytes "${bytes}")
   get_filename_component(src_name "${EMBED_IN}" NAME)
+  if(NOT EMBED_HEADER)
+    set(EMBED_HEADER "core/errors/sig.h")
+  endif()
   file(WRITE "${EMBED_OUT}.tmp"
     "/* Generated from ${src_name} by cmake/generated.cmake; do not edit. */\n"
-    "#include \"core/errors/sig.h\"\n\n"
+    "#include \"${EMBED_HEADER}\"\n\n"
     "const char ${EMBED_SYM}_text[] = {\n${bytes}0x00\n};\n"
     "const size_t ${EMBED_SYM}_len = ${len};\n")
   file(RENAME "${EMBED_OUT}.tmp" "${EMBED_OUT}")
@@ -40,6 +46,21 @@ add_custom_command(
   COMMENT "Embedding signatures.txt"
   VERBATIM)
 target_sources(rotor_core PRIVATE ${ROTOR_GEN_DIR}/sig_builtin.c)
+
+# The dashboard belongs to rotor_io, which CMakeLists.txt defines after
+# including this file: attach the generated source once the directory is
+# fully processed.
+set(ROTOR_DASHBOARD ${CMAKE_SOURCE_DIR}/src/admin/dashboard.html)
+add_custom_command(
+  OUTPUT ${ROTOR_GEN_DIR}/dashboard_html.c
+  COMMAND ${CMAKE_COMMAND} -DEMBED_IN=${ROTOR_DASHBOARD}
+          -DEMBED_OUT=${ROTOR_GEN_DIR}/dashboard_html.c -DEMBED_SYM=adm_dashboard_html
+          -DEMBED_HEADER=admin/dashboard.h
+          -P ${CMAKE_CURRENT_LIST_FILE}
+  DEPENDS ${ROTOR_DASHBOARD} ${CMAKE_CURRENT_LIST_FILE}
+  COMMENT "Embedding dashboard.html"
+  VERBATIM)
+cmake_language(DEFER CALL target_sources rotor_io PRIVATE ${ROTOR_GEN_DIR}/dashboard_html.c)
 
 add_executable(gen_errors_md tools/gen_errors_md.c)
 target_link_libraries(gen_errors_md PRIVATE rotor_core)

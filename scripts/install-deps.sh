@@ -11,7 +11,7 @@ set -euo pipefail
 
 profile=${1:-check}
 build_pkgs=(build-essential cmake pkg-config libevent-dev libssl-dev libcmocka-dev)
-check_pkgs=(clang python3-pytest python3-requests curl openssl squid tinyproxy nginx-light valgrind)
+check_pkgs=(clang python3-pytest python3-requests curl openssl squid tinyproxy nginx-light valgrind chromium)
 bench_pkgs=(wrk haproxy socat)
 
 want=("${build_pkgs[@]}")

@@ -87,7 +87,15 @@ static const char help[] =
 "\n"
 "Output\n"
 "  --log FILE|-            JSON-lines access log, one record per request ('-': stdout).\n"
-"  --quiet                 no status line on a terminal.\n"
+"  --quiet                 no status line on a terminal (by default, when stderr is a\n"
+"                          terminal, a line with req/s, success rate, retries and the\n"
+"                          top failure every 5 s while requests flow).\n"
+"\n"
+"Admin (off unless --admin is given)\n"
+"  --admin ADDR:PORT       serve the dashboard (/), Prometheus metrics (/metrics) and\n"
+"                          the JSON API (/api/v1/, docs/api.md), e.g. 127.0.0.1:8898.\n"
+"                          Any address other than loopback needs --admin-auth.\n"
+"  --admin-auth USER:PASS  require these credentials (HTTP Basic) on the admin server.\n"
 "\n"
 "Configuration file\n"
 "  --config FILE           read settings from FILE first: one per line, the flag's name\n"
@@ -111,7 +119,7 @@ enum {
     O_REQUEST_TIMEOUT, O_HEADER_TIMEOUT, O_IDLE_TIMEOUT, O_TUNNEL_IDLE, O_MAX_ATTEMPTS, O_MAX_REPLAY,
     O_MAX_HEADER, O_MAX_LINE, O_MAX_CLIENTS, O_CONNECT_PORTS, O_QUIET, O_HELP, O_SIGNATURES, O_HOLD_BYTES, O_RETRIES, O_RETRY_NON_IDEMPOTENT, O_BACKOFF_BASE,
     O_BACKOFF_CAP, O_BUDGET_RATIO, O_BUDGET_MIN, O_BREAKER_THRESHOLD, O_BREAKER_WINDOW, O_BREAKER_MIN,
-    O_BREAKER_COOLDOWN, O_EJECT_AFTER, O_EJECT_TIME, O_MAX_EJECTED, O_QUARANTINE_TIME, O_BAN_TTL, O_CONFIG, O_FALLBACK_POOL, O_FALLBACK_COOLDOWN, O_MAX_INFLIGHT, O_DOMAIN_CONCURRENCY, O_DOMAIN_RATE,
+    O_BREAKER_COOLDOWN, O_EJECT_AFTER, O_EJECT_TIME, O_MAX_EJECTED, O_QUARANTINE_TIME, O_BAN_TTL, O_CONFIG, O_FALLBACK_POOL, O_FALLBACK_COOLDOWN, O_MAX_INFLIGHT, O_DOMAIN_CONCURRENCY, O_DOMAIN_RATE, O_ADMIN, O_ADMIN_AUTH,
 };
 
 static const struct option opts[] = {
@@ -158,6 +166,8 @@ static const struct option opts[] = {
     { "max-inflight", required_argument, 0, O_MAX_INFLIGHT },
     { "domain-concurrency", required_argument, 0, O_DOMAIN_CONCURRENCY },
     { "domain-rate", required_argument, 0, O_DOMAIN_RATE },
+    { "admin", required_argument, 0, O_ADMIN },
+    { "admin-auth", required_argument, 0, O_ADMIN_AUTH },
     { "help", no_argument, 0, O_HELP },
     { 0, 0, 0, 0 },
 };
@@ -219,6 +229,8 @@ static int apply(gw_config *c, int o, const char *arg, const char **config_path)
     case O_CONNECT_PORTS: c->connect_ports = arg; break;
     case O_QUIET: c->quiet = true; break;
     case O_SIGNATURES: c->signatures_path = arg; break;
+    case O_ADMIN: c->admin = arg; break;
+    case O_ADMIN_AUTH: c->admin_auth = arg; break;
     case O_HOLD_BYTES: c->hold_bytes = num("hold-bytes", arg, 0, 16ul << 20); break;
     case O_RETRIES: {
         uint8_t n = (uint8_t)num("retries", arg, 0, 8);
@@ -365,6 +377,10 @@ int cli_serve(int argc, char **argv)
     }
     if (optind < argc) {
         fprintf(stderr, "rotor serve: unexpected argument '%s' (see 'rotor serve --help')\n", argv[optind]);
+        return 2;
+    }
+    if (c.admin_auth && !c.admin) {
+        fprintf(stderr, "rotor serve: --admin-auth needs --admin ADDR:PORT\n");
         return 2;
     }
     if (c.max_line_bytes > c.max_head_bytes)

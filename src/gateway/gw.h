@@ -53,6 +53,8 @@ typedef struct gw_config {
     const char *connect_ports;   /* NULL: any port but the deny list; else "443,8443,1000-2000" */
     const char *signatures_path; /* extra signatures tried before the built-in ones, or NULL */
     gw_policy_cfg policy;
+    const char *admin;           /* admin HTTP server "127.0.0.1:8898", or NULL for none */
+    const char *admin_auth;      /* "user:pass" the admin server requires (Basic), or NULL */
     bool quiet;
 } gw_config;
 

@@ -78,6 +78,7 @@ struct gw_worker {
     unsigned idle_count;
     unsigned clients;
     atomic_bool draining;     /* set by the signal thread, read by this worker */
+    struct gw_wstats *st;     /* statistics, snapshots, commands (stats.h) */
 };
 
 struct gw_server {
@@ -95,6 +96,7 @@ struct gw_server {
     atomic_bool stopping;
     uint16_t connect_ports[64][2]; /* allow-list ranges; n == 0: deny list only */
     unsigned n_connect_ports;
+    struct adm_server *admin; /* admin thread (src/admin), or NULL */
 };
 
 typedef struct gw_attempt {
@@ -262,6 +264,9 @@ int gw_client_start_when_polite(gw_client *c);
 
 /* server.c: a JSON event line in the access log and on stderr */
 void gw_log_event(gw_server *s, const char *event, const char *detail);
+/* server.c: reload the pool as SIGHUP does; worker 0's thread only.
+ * Returns 0 or -1; msg receives what happened. */
+int gw_reload(gw_server *s, char *msg, size_t msglen);
 
 /* shared helpers */
 uint64_t gw_now(void);

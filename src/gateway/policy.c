@@ -34,25 +34,26 @@ void gw_policy_free(gw_policy *p)
 
 /* The outlier table follows the newest pool generation this worker has
  * seen; requests still on an older pool skip ejection bookkeeping. */
-static rt_outlier *outlier_for(gw_client *c)
+rt_outlier *gw_policy_outlier(gw_policy *p, const gw_pool *pool)
 {
-    gw_policy *p = &c->w->pol;
-    if (c->pool->generation == p->outlier_gen && p->outlier.e)
+    if (pool->generation == p->outlier_gen && p->outlier.e)
         return &p->outlier;
-    if (c->pool->generation < p->outlier_gen)
+    if (pool->generation < p->outlier_gen)
         return NULL;
     rt_outlier_free(&p->outlier);
     free(p->quarantine_code);
-    p->quarantine_code = calloc(c->pool->pool.n, sizeof *p->quarantine_code);
-    if (!p->quarantine_code || rt_outlier_init(&p->outlier, c->pool->pool.n, &p->cfg->outlier) != 0) {
+    p->quarantine_code = calloc(pool->pool.n, sizeof *p->quarantine_code);
+    if (!p->quarantine_code || rt_outlier_init(&p->outlier, pool->pool.n, &p->cfg->outlier) != 0) {
         free(p->quarantine_code);
         p->quarantine_code = NULL;
         memset(&p->outlier, 0, sizeof p->outlier);
         return NULL;
     }
-    p->outlier_gen = c->pool->generation;
+    p->outlier_gen = pool->generation;
     return &p->outlier;
 }
+
+static rt_outlier *outlier_for(gw_client *c) { return gw_policy_outlier(&c->w->pol, c->pool); }
 
 static uint32_t ceil_s(uint64_t ms) { return (uint32_t)((ms + 999) / 1000); }
 

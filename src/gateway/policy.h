@@ -19,6 +19,7 @@
 
 typedef struct gw_client gw_client;
 typedef struct gw_worker gw_worker;
+typedef struct gw_pool gw_pool;
 
 typedef struct gw_policy_cfg gw_policy_cfg;
 
@@ -46,6 +47,10 @@ typedef struct gw_outcome {
 
 int gw_policy_init(gw_policy *p, const gw_policy_cfg *cfg, char *err, size_t errlen);
 void gw_policy_free(gw_policy *p);
+/* The worker's outlier table, resized (state reset) when pool is a newer
+ * generation than the table; NULL for an older pool or out of memory.
+ * Worker thread only. */
+rt_outlier *gw_policy_outlier(gw_policy *p, const gw_pool *pool);
 
 /* Before the first attempt: the domain's breaker and pacing. Returns
  * GW_OK to go on, or answers the client itself (GW_GONE possible) and sets

@@ -6,6 +6,7 @@
 
 #include "core/base/wbuf.h"
 #include "gateway/gw_int.h"
+#include "gateway/stats.h"
 
 static void add_str(rt_wbuf *b, const char *key, rt_slice v)
 {
@@ -34,6 +35,7 @@ static void add_url(rt_wbuf *b, const gw_client *c)
 
 void gw_record_log(gw_client *c)
 {
+    gw_stats_request(c);
     io_logq *q = c->w->srv->log;
     if (!q)
         return;

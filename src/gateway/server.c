@@ -13,7 +13,9 @@
 #include "core/base/wbuf.h"
 #include "core/errors/sig.h"
 #include "core/policy/bans.h"
+#include "admin/admin.h"
 #include "gateway/gw_int.h"
+#include "gateway/stats.h"
 #include "io/clock.h"
 
 #define GW_DRAIN_MS 10000 /* SIGTERM: how long in-flight requests may finish */
@@ -218,28 +220,31 @@ void gw_log_event(gw_server *s, const char *event, const char *detail)
     fprintf(stderr, "rotor: %s: %s\n", event, detail);
 }
 
-static void reload_pool(gw_server *s)
+static int reload_pool(gw_server *s, char *msg, size_t msglen)
 {
-    char err[512], msg[640];
+    char err[512];
     gw_pool *g = load_all(s, err, sizeof err);
     if (!g) {
-        snprintf(msg, sizeof msg, "%s; keeping the previous pool (%zu upstreams) and signatures. Fix the file and send SIGHUP again.",
+        snprintf(msg, msglen, "%s; keeping the previous pool (%zu upstreams) and signatures. Fix the file and send SIGHUP again.",
                  err, s->pool->pool.n);
         gw_log_event(s, "reload_failed", msg);
-        return;
+        return -1;
     }
     pthread_mutex_lock(&s->pool_mu);
     gw_pool *old = s->pool;
     s->pool = g;
     pthread_mutex_unlock(&s->pool_mu);
     gw_pool_release(old);
-    snprintf(msg, sizeof msg, "%s: %zu upstreams, %zu signatures (generation %llu)",
+    snprintf(msg, msglen, "%s: %zu upstreams, %zu signatures (generation %llu)",
              s->cfg.pool_path ? s->cfg.pool_path : "(built-in)", g->pool.n, rt_sigset_count(g->sigs),
              (unsigned long long)g->generation);
     gw_log_event(s, "pool_reloaded", msg);
     if (s->log)
         io_logq_reopen(s->log);
+    return 0;
 }
+
+int gw_reload(gw_server *s, char *msg, size_t msglen) { return reload_pool(s, msg, msglen); }
 
 /* ==== Workers ==== */
 
@@ -322,8 +327,9 @@ static void on_wake_or_drain(evutil_socket_t fd, short what, void *arg)
 static void on_signal(evutil_socket_t sig, short what, void *arg)
 {
     gw_server *s = arg;
+    char msg[640];
     if (sig == SIGHUP)
-        reload_pool(s);
+        reload_pool(s, msg, sizeof msg);
     else
         begin_drain(s);
 }
@@ -359,7 +365,8 @@ static int worker_init(gw_server *s, gw_worker *w, unsigned id, char *err, size_
     event_add(w->idle_sweep, &sweep);
     rt_rng_seed(&w->rng, (uint64_t)io_wall_ms() ^ ((uint64_t)getpid() << 20) ^ ((uint64_t)id << 40));
     w->picker.mode = s->cfg.rotation;
-    if (gw_policy_init(&w->pol, &s->cfg.policy, err, errlen) != 0)
+    if (gw_policy_init(&w->pol, &s->cfg.policy, err, errlen) != 0 ||
+        gw_stats_worker_init(w, s->cfg.admin != NULL, err, errlen) != 0)
         return -1;
     if (id == 0) {
         w->sig_hup = evsignal_new(w->base, SIGHUP, on_signal, s);
@@ -375,6 +382,7 @@ static int worker_init(gw_server *s, gw_worker *w, unsigned id, char *err, size_
 static void worker_free(gw_worker *w)
 {
     gw_idle_flush(w);
+    gw_stats_worker_free(w);
     gw_policy_free(&w->pol);
     if (w->listener)
         evconnlistener_free(w->listener);
@@ -491,6 +499,12 @@ int gw_run(const gw_config *cfg)
             return 1;
         }
     }
+    if (adm_start(s, err, sizeof err) != 0) {
+        fprintf(stderr, "rotor serve: %s\n", err);
+        for (unsigned i = 0; i < s->nworkers; i++)
+            worker_free(&s->workers[i]);
+        return 1;
+    }
     fprintf(stderr, "rotor: listening on %s (pool %s: %zu upstreams, rotation %s, %u thread%s)\n", s->listen_str,
             cfg->pool_path ? cfg->pool_path : "built-in direct", s->pool->pool.n, rt_pick_mode_name(cfg->rotation),
             s->nworkers, s->nworkers == 1 ? "" : "s");
@@ -500,6 +514,7 @@ int gw_run(const gw_config *cfg)
     begin_drain(s); /* loop 0 ended: make sure the others end too */
     for (unsigned i = 1; i < s->nworkers; i++)
         pthread_join(s->workers[i].thread, NULL);
+    adm_stop(s); /* before the workers' state it reads goes away */
     for (unsigned i = 0; i < s->nworkers; i++)
         worker_free(&s->workers[i]);
     free(s->workers);

@@ -125,6 +125,32 @@ static void test_distinct_recent(void **st)
     rt_bans_free(&t);
 }
 
+static void test_lift_domain(void **st)
+{
+    (void)st;
+    rt_bans t;
+    assert_int_equal(rt_bans_init(&t, 0), 0);
+    uint64_t d = H("fortress.example"), e = H("calm.example");
+    for (uint32_t i = 0; i < 50; i++)
+        rt_bans_add(&t, i, d, 1000, 60000);
+    rt_bans_add(&t, 3, e, 1000, 60000);
+    rt_bans_add(&t, 60, d, 1000, 10); /* already over at 2000: not counted */
+    assert_int_equal(rt_bans_distinct_recent(&t, d, 2000, 600000), RT_BANS_RECENT_EXITS);
+    assert_int_equal(rt_bans_lift_domain(&t, d, 2000), 50);
+    for (uint32_t i = 0; i < 50; i++)
+        assert_false(rt_bans_is_banned(&t, i, d, 2000));
+    /* Other domains keep their bans; the recent record starts over. */
+    assert_true(rt_bans_is_banned(&t, 3, e, 2000));
+    assert_int_equal(rt_bans_distinct_recent(&t, d, 2000, 600000), 0);
+    assert_int_equal(rt_bans_distinct_recent(&t, e, 2000, 600000), 1);
+    assert_int_equal(rt_bans_count(&t, 2000), 1);
+    assert_int_equal(rt_bans_lift_domain(&t, d, 2000), 0);
+    /* Banning again after a lift works as before. */
+    rt_bans_add(&t, 5, d, 3000, 60000);
+    assert_true(rt_bans_is_banned(&t, 5, d, 3001));
+    rt_bans_free(&t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -133,6 +159,7 @@ int main(void)
         cmocka_unit_test(test_bound),
         cmocka_unit_test(test_eviction_prefers_soonest_expiry),
         cmocka_unit_test(test_distinct_recent),
+        cmocka_unit_test(test_lift_domain),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

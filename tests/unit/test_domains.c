@@ -127,6 +127,37 @@ static void test_pacing(void **st)
     rt_domains_free(&t);
 }
 
+static void test_walk_most_recent_first(void **st)
+{
+    (void)st;
+    rt_domains t;
+    assert_int_equal(rt_domains_init(&t, 4, NULL, NULL), 0);
+    assert_null(rt_domains_next(&t, NULL));
+    rt_domains_get(&t, S("a.example"), 1);
+    rt_domains_get(&t, S("b.example"), 2);
+    rt_domains_get(&t, S("c.example"), 3);
+    rt_domains_get(&t, S("a.example"), 4); /* a is the most recent again */
+    const char *want[] = { "a.example", "c.example", "b.example" };
+    size_t n = 0;
+    for (rt_domain *d = rt_domains_next(&t, NULL); d; d = rt_domains_next(&t, d)) {
+        assert_true(n < 3);
+        assert_string_equal(d->name, want[n]);
+        n++;
+    }
+    assert_int_equal(n, 3);
+    /* After evictions the walk still visits exactly the domains held. */
+    rt_domains_get(&t, S("d.example"), 5);
+    rt_domains_get(&t, S("e.example"), 6);
+    n = 0;
+    for (rt_domain *d = rt_domains_next(&t, NULL); d; d = rt_domains_next(&t, d))
+        n++;
+    assert_int_equal(n, 4);
+    assert_int_equal(t.count, 4);
+    assert_null(rt_domains_find(&t, S("b.example")));
+    rt_domains_free(&t);
+    assert_null(rt_domains_next(&t, NULL));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -134,6 +165,7 @@ int main(void)
         cmocka_unit_test(test_bounded_lru),
         cmocka_unit_test(test_evicts_idle_not_open),
         cmocka_unit_test(test_pacing),
+        cmocka_unit_test(test_walk_most_recent_first),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -153,6 +153,24 @@ void rt_bans_lift(rt_bans *t, uint32_t exit, uint64_t domain_hash)
         s->expires = 0;
 }
 
+size_t rt_bans_lift_domain(rt_bans *t, uint64_t domain_hash, uint64_t now_ms)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < t->cap; i++) {
+        rt_ban_slot *s = &t->slot[i];
+        if (s->used && s->domain == domain_hash && s->expires > now_ms) {
+            s->expires = 0;
+            n++;
+        }
+    }
+    rt_ban_recent *r = &t->recent[domain_hash % RT_BANS_RECENT_DOMAINS];
+    if (r->domain == domain_hash) {
+        r->domain = 0;
+        r->n = 0;
+    }
+    return n;
+}
+
 unsigned rt_bans_distinct_recent(const rt_bans *t, uint64_t domain_hash, uint64_t now_ms,
                                  uint64_t window_ms)
 {

@@ -68,6 +68,9 @@ bool rt_bans_is_banned(const rt_bans *t, uint32_t exit, uint64_t domain_hash, ui
 uint64_t rt_bans_remaining(const rt_bans *t, uint32_t exit, uint64_t domain_hash, uint64_t now_ms);
 /* Lift a ban early (e.g. the exit just succeeded for the domain). */
 void rt_bans_lift(rt_bans *t, uint32_t exit, uint64_t domain_hash);
+/* Lift every ban of the domain and forget its recent-ban record (an
+ * operator's reset), by a full scan. Returns how many live bans ended. */
+size_t rt_bans_lift_domain(rt_bans *t, uint64_t domain_hash, uint64_t now_ms);
 /* Distinct exits banned for the domain within the last window_ms,
  * saturating at RT_BANS_RECENT_EXITS. */
 unsigned rt_bans_distinct_recent(const rt_bans *t, uint64_t domain_hash, uint64_t now_ms,

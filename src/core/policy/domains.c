@@ -188,6 +188,14 @@ rt_domain *rt_domains_find(const rt_domains *t, rt_slice name)
     return i == NIL ? NULL : &t->d[i];
 }
 
+rt_domain *rt_domains_next(const rt_domains *t, const rt_domain *prev)
+{
+    if (!t->d)
+        return NULL;
+    uint32_t i = prev ? prev->next_ : t->lru_head;
+    return i == NIL ? NULL : &t->d[i];
+}
+
 void rt_domain_pace_note(rt_domain *d, rt_code c, uint64_t wait_ms, uint64_t now_ms)
 {
     const rt_code_info *info = rt_code_get(c);

@@ -65,6 +65,10 @@ void rt_domains_free(rt_domains *t);
 rt_domain *rt_domains_get(rt_domains *t, rt_slice name, uint64_t now_ms);
 /* Find without creating or touching the LRU order; NULL if absent. */
 rt_domain *rt_domains_find(const rt_domains *t, rt_slice name);
+/* Walk the domains held, most recently used first: prev NULL gives the
+ * first, then pass the previous result; NULL after the last. Changes
+ * nothing; for metrics and the admin page, not hot paths. */
+rt_domain *rt_domains_next(const rt_domains *t, const rt_domain *prev);
 
 /* Pacing, the guide's "wait 2 s, then 4, then 8 on consecutive 429s from
  * the same target" applied across requests: after an overload answer from
