@@ -96,6 +96,17 @@ class Procs:
         for name in list(self.procs):
             self.stop(name, timeout=3.0)
 
+    def cpu_seconds(self):
+        """CPU time of every process started here that is still running,
+        with its descendants."""
+        kids = _children_map()
+        pids, todo = [], [p.pid for p in self.procs.values() if p.poll() is None]
+        while todo:
+            p = todo.pop()
+            pids.append(p)
+            todo.extend(kids.get(p, []))
+        return cpu_seconds(pids)
+
     def logtail(self, name, n=5):
         try:
             with open(os.path.join(self.workdir, "log-%s.txt" % name), "rb") as f:
@@ -188,6 +199,20 @@ def status_kib(pids, key):
         except OSError:
             continue
     return total
+
+
+def busy_seconds():
+    """CPU time the whole machine spent in user and system mode so far (all
+    CPUs added up; interrupt time left out, as it is in per-process times)."""
+    with open("/proc/stat") as f:
+        fields = f.readline().split()[1:]
+    user, nice, system = (int(x) for x in fields[:3])
+    return (user + nice + system) / CLK_TCK
+
+
+def children_seconds():
+    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return ru.ru_utime + ru.ru_stime
 
 
 def reset_hwm(pids):
@@ -312,12 +337,15 @@ http {{
         return max(1000, min(IDLE_TUNNELS_WANTED + 100, (self.nofile - 64) // 2))
 
     def cfg_rotor(self, port, logname="rotor-access.log"):
+        """rotor as a contender: its pool is the shared upstream, and it
+        writes its access log (to a file, as in production) unless LOGNAME
+        is empty."""
         pool = os.path.join(self.wd, "pool-contender.txt")
         with open(pool, "w") as f:
             f.write("127.0.0.1:%d #upstream\n" % self.up_port)
-        return [self.a.rotor, "serve", "--listen", "127.0.0.1:%d" % port, "--pool", pool,
-                "--log", os.path.join(self.wd, logname), "--threads", "1",
-                "--max-clients", "30000", "--quiet"]
+        logarg = ["--log", os.path.join(self.wd, logname)] if logname else []
+        return [self.a.rotor, "serve", "--listen", "127.0.0.1:%d" % port, "--pool", pool] + logarg + [
+            "--threads", "1", "--max-clients", "30000", "--quiet"]
 
     def cfg_haproxy(self, port, name="haproxy"):
         conf = os.path.join(self.wd, "%s.cfg" % name)
@@ -508,19 +536,21 @@ Upstream http 127.0.0.1:{self.up_port}
         reset_hwm(pids)
         cpu0, up0 = cpu_seconds(pids), cpu_seconds(up_pids)
         off = self.ng_offset()
+        mark = self.load_mark()
         t0 = time.time()
         r = subprocess.run(["wrk", "-t1", "-c%d" % conc, "-d%ds" % duration, "--latency", "--timeout", "5s",
                             "-s", os.path.join(HERE, "absolute.lua"), "http://127.0.0.1:%d/" % port],
                            env=env, capture_output=True, text=True, timeout=duration + 30)
         wall = time.time() - t0
+        foreign = self.foreign_share(mark)
         cpu1, up1 = cpu_seconds(pids), cpu_seconds(up_pids)
         hwm = status_kib(pids, "VmHWM")
         ng_ok, ng_other = self.ng_count(off)
         w = parse_wrk(r.stdout)
-        res = {"rps": w["rps"], "requests": w["requests"], "p50_ms": w["p50_ms"], "p99_ms": w["p99_ms"],
+        res = {"error_detail": w.get("error_detail", ""), "rps": w["rps"], "requests": w["requests"], "p50_ms": w["p50_ms"], "p99_ms": w["p99_ms"],
                "non2xx": w["non2xx"], "errors": w["errors"], "nginx_200": ng_ok, "nginx_other": ng_other,
                "cpu_us_per_req": (cpu1 - cpu0) * 1e6 / w["requests"] if w["requests"] else None,
-               "hwm_kib": hwm, "upstream_busy": (up1 - up0) / wall if row is not self.upstream else None}
+               "hwm_kib": hwm, "foreign": foreign, "upstream_busy": (up1 - up0) / wall if row is not self.upstream else None}
         problems = []
         if r.returncode != 0 or w["requests"] == 0:
             problems.append("wrk failed: %s" % (r.stderr.strip() or r.stdout.strip())[-200:])
@@ -553,6 +583,19 @@ Upstream http 127.0.0.1:{self.up_port}
                         self.warn("%s, %s, round %d: %s" % (row.name, key, rnd + 1, p))
             self.results["http"][key] = {name: summarize_http(runs) for name, runs in per_row.items() if runs}
 
+    def load_mark(self):
+        return (time.time(), busy_seconds(), self.procs.cpu_seconds() + children_seconds())
+
+    def foreign_share(self, mark):
+        """Share of the machine's CPU (0..1) that processes outside this
+        benchmark used since MARK: the noise floor of the figures taken in
+        that window."""
+        t0, busy0, ours0 = mark
+        t1, busy1, ours1 = self.load_mark()
+        wall = max(t1 - t0, 1e-3)
+        foreign = (busy1 - busy0) - (ours1 - ours0)
+        return max(0.0, foreign / (wall * (os.cpu_count() or 1)))
+
     def warn(self, msg):
         log("WARNING " + msg)
         self.results["warnings"].append(msg)
@@ -568,17 +611,19 @@ Upstream http 127.0.0.1:{self.up_port}
                     continue
                 pids = row.pids()
                 cpu0, up0 = cpu_seconds(pids), cpu_seconds(self.upstream.pids())
+                mark = self.load_mark()
                 t0 = time.time()
                 r = subprocess.run([self.a.tunnel_load, "rate", str(row.port), str(self.echo_port),
                                     str(TUNNEL_CONCURRENCY), str(self.a.tunnel_seconds)],
                                    capture_output=True, text=True, timeout=self.a.tunnel_seconds + 30)
                 wall = time.time() - t0
+                foreign = self.foreign_share(mark)
                 cpu1, up1 = cpu_seconds(pids), cpu_seconds(self.upstream.pids())
                 kv = parse_kv(r.stdout)
                 ok = int(kv.get("ok", 0))
                 res = {"rate": float(kv.get("rate", 0)), "ok": ok, "fail": int(kv.get("fail", 0)),
                        "p50_ms": int(kv.get("p50_us", 0)) / 1000, "p99_ms": int(kv.get("p99_us", 0)) / 1000,
-                       "cpu_us_per_tunnel": (cpu1 - cpu0) * 1e6 / ok if ok else None,
+                       "cpu_us_per_tunnel": (cpu1 - cpu0) * 1e6 / ok if ok else None, "foreign": foreign,
                        "upstream_busy": (up1 - up0) / wall if row is not self.upstream else None}
                 per_row[row.name].append(res)
                 log("tunnels/s round %d  %-26s %8.0f /s  fail %d" % (rnd + 1, row.name, res["rate"], res["fail"]))
@@ -586,7 +631,7 @@ Upstream http 127.0.0.1:{self.up_port}
                     self.warn("%s, new tunnels, round %d: %d failed tunnels %s" % (
                         row.name, rnd + 1, res["fail"], r.stderr.strip()[-200:]))
         self.results["tunnel_rate"] = {n: summarize(runs, ["rate", "p50_ms", "p99_ms", "cpu_us_per_tunnel",
-                                                           "upstream_busy"], ["fail"])
+                                                           "upstream_busy", "foreign"], ["fail"])
                                        for n, runs in per_row.items() if runs}
 
     # ------------------------------------------------------- CONNECT: bulk
@@ -696,9 +741,12 @@ Upstream http 127.0.0.1:{self.up_port}
             return
         cgdir = os.path.join(self.wd, "callgrind")
         os.makedirs(cgdir, exist_ok=True)
-        for key, name in (("rotor", "rotor"), ("haproxy", "HAProxy")):
+        variants = (("rotor", "rotor", lambda p: self.cfg_rotor(p, "rotor-callgrind.log")),
+                    ("rotor-nolog", "rotor without access log", lambda p: self.cfg_rotor(p, "")),
+                    ("haproxy", "HAProxy", lambda p: self.cfg_haproxy(p, "haproxy-cg")))
+        for key, name, make_argv in variants:
             port = free_port()
-            argv = self.cfg_rotor(port, "rotor-callgrind.log") if key == "rotor" else self.cfg_haproxy(port, "haproxy-cg")
+            argv = make_argv(port)
             vg = ["valgrind", "--tool=callgrind", "--callgrind-out-file=%s/%s.%%p" % (cgdir, key)]
             proc = self.procs.start("cg-" + key, vg + argv)
             if not wait_port(port, proc, 60):
@@ -803,7 +851,9 @@ def summarize(runs, med_keys, max_keys=()):
 
 
 def summarize_http(runs):
-    s = summarize(runs, ["rps", "p50_ms", "p99_ms", "cpu_us_per_req", "upstream_busy"], ["hwm_kib", "errors"])
+    s = summarize(runs, ["rps", "p50_ms", "p99_ms", "cpu_us_per_req", "upstream_busy", "foreign"],
+                  ["hwm_kib", "errors"])
+    s["error_detail"] = next((r["error_detail"] for r in runs if r.get("error_detail")), "")
     s["problems"] = sorted({p for r in runs for p in r["problems"]})
     s["valid"] = not s["problems"]
     return s
@@ -880,8 +930,9 @@ def render(b, elapsed_s, started):
     mi, ver = R["machine"], R["versions"]
     out = []
     w = out.append
-    w("Measured %s with `make bench` (bench/run.sh, %d rounds interleaved, wrk %d s per run); "
-      "the whole run took %d min %02d s." % (started, b.a.rounds, b.a.duration, elapsed_s // 60, elapsed_s % 60))
+    w("Measured %s with `make bench` (bench/run.sh: %d round%s interleaved, medians; wrk %d s per run); "
+      "the whole run took %d min %02d s." % (started, b.a.rounds, "" if b.a.rounds == 1 else "s", b.a.duration,
+                                             elapsed_s // 60, elapsed_s % 60))
     w("")
     w("Machine: %d CPUs, %s, Linux %s, %.0f GiB RAM; load average at start %s, at end %s." % (
         mi["nproc"], mi["cpu"], mi["kernel"], mi["mem_gib"], R["load_start"], R["load_end"]))
@@ -962,13 +1013,15 @@ def render(b, elapsed_s, started):
             is_ref = n not in CONTENDER_ORDER
             check = "ok" if v["valid"] else "INVALID"
             if v.get("errors"):
-                check += " (%d socket errors)" % v["errors"]
+                check += " (socket errors: %s)" % v.get("error_detail", v["errors"])
             w("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
                 ("*%s*" % n) if is_ref else n, fmt(v["rps"]), "" if is_ref else ratio(v["rps"], best_rps),
                 fmt(v["p50_ms"], 2), fmt(v["p99_ms"], 2), fmt(v["cpu_us_per_req"], 1),
                 "" if is_ref else ratio(v["cpu_us_per_req"], best_cpu),
                 fmt(v["hwm_kib"] / 1024, 1), "" if v["upstream_busy"] is None else "%d%%" % (100 * v["upstream_busy"]),
                 check))
+        w("")
+        w(foreign_note(table.values()))
         w("")
 
     if tr:
@@ -987,6 +1040,8 @@ def render(b, elapsed_s, started):
                 fmt(v["p50_ms"], 2), fmt(v["p99_ms"], 2), fmt(v["cpu_us_per_tunnel"], 1),
                 "" if is_ref else ratio(v["cpu_us_per_tunnel"], best_cpu),
                 "" if v["upstream_busy"] is None else "%d%%" % (100 * v["upstream_busy"]), v["fail"]))
+        w("")
+        w(foreign_note(tr.values()))
         w("")
 
     for proto in ("http", "https"):
@@ -1026,12 +1081,20 @@ def render(b, elapsed_s, started):
         w("| proxy | instructions per 1 KiB GET (keep-alive, %d requests) | instructions per CONNECT tunnel |" %
           CALLGRIND_REQUESTS)
         w("|---|---|---|")
-        for n in ordered(cg):
+        for n in ordered(cg) + [x for x in cg if x not in CONTENDER_ORDER]:
             v = cg[n]
             w("| %s | %s | %s |" % (n, fmt(v.get("http_1k_ir_per_req")),
                                     fmt(v.get("tunnel_ir")) + (" (%d tunnels)" % v["tunnels"] if v.get("tunnels") else "")))
         w("")
     return "\n".join(out)
+
+
+def foreign_note(rows):
+    vals = [v["foreign"] for v in rows if v.get("foreign") is not None]
+    if not vals:
+        return ""
+    return ("Processes outside the benchmark used a median %.0f%% (at most %.0f%%) of the machine's CPU "
+            "during these runs." % (100 * statistics.median(vals), 100 * max(vals)))
 
 
 def scen_title(key):
