@@ -315,7 +315,7 @@ http {{
 
     def start_echo(self):
         self.echo_port = free_port()
-        p = self.procs.start("echo", [self.a.tunnel_load, "echo", str(self.echo_port)])
+        p = self.echo = self.procs.start("echo", [self.a.tunnel_load, "echo", str(self.echo_port)])
         if not wait_port(self.echo_port, p, 5):
             raise RuntimeError("echo server did not start: " + self.procs.logtail("echo"))
 
@@ -576,12 +576,28 @@ Upstream http 127.0.0.1:{self.up_port}
                         continue
                     res = self.wrk_once(row, body, conc)
                     per_row[row.name].append(res)
+                    self.check_alive("HTTP %s, %s" % (key, row.name))
                     msg = "http %-10s round %d  %-26s %9.0f req/s  p99 %7.2f ms  cpu %6.1f us/req" % (
                         key, rnd + 1, row.name, res["rps"], res["p99_ms"] or 0, res["cpu_us_per_req"] or 0)
                     log(msg)
                     for p in res["problems"]:
                         self.warn("%s, %s, round %d: %s" % (row.name, key, rnd + 1, p))
             self.results["http"][key] = {name: summarize_http(runs) for name, runs in per_row.items() if runs}
+
+    def check_alive(self, where):
+        """The shared pieces must outlive every run: if one died, every
+        later figure would be wrong, so the benchmark stops. A contender that
+        died is reported once and left out of the later runs."""
+        for label, key in (("nginx", "nginx"), ("the shared upstream (rotor)", "upstream"), ("the echo server", "echo")):
+            p = self.procs.procs.get(key)
+            if p is not None and p.poll() is not None:
+                raise Fatal("%s exited (%s) during %s; its output: %s" % (
+                    label, describe_exit(p.returncode), where, self.procs.logtail(key)))
+        for key, row in self.rows.items():
+            if row.proc is not None and row.proc.poll() is not None and not row.skip_reason:
+                row.skip_reason = "exited (%s) during %s" % (describe_exit(row.proc.returncode), where)
+                self.warn("%s %s; output: %s" % (row.name, row.skip_reason, self.procs.logtail(key)))
+                self.results["skipped"][row.name] = row.skip_reason
 
     def load_mark(self):
         return (time.time(), busy_seconds(), self.procs.cpu_seconds() + children_seconds())
@@ -626,6 +642,7 @@ Upstream http 127.0.0.1:{self.up_port}
                        "cpu_us_per_tunnel": (cpu1 - cpu0) * 1e6 / ok if ok else None, "foreign": foreign,
                        "upstream_busy": (up1 - up0) / wall if row is not self.upstream else None}
                 per_row[row.name].append(res)
+                self.check_alive("new tunnels, %s" % row.name)
                 log("tunnels/s round %d  %-26s %8.0f /s  fail %d" % (rnd + 1, row.name, res["rate"], res["fail"]))
                 if res["fail"] or not ok:
                     self.warn("%s, new tunnels, round %d: %d failed tunnels %s" % (
@@ -679,6 +696,7 @@ Upstream http 127.0.0.1:{self.up_port}
                         per[name].append(mibs)
                         if pport:
                             cpu[name].append((c1 - c0) * 1000)  # ms for this 100 MiB
+                self.check_alive("bulk %s" % proto)
                 log("bulk %-5s round %d done" % (proto, rnd + 1))
             out[proto] = {n: {"mib_s": statistics.median(v) if v else None,
                               "cpu_ms_per_100mib": statistics.median(cpu[n]) if cpu[n] else None,
@@ -732,6 +750,7 @@ Upstream http 127.0.0.1:{self.up_port}
                 self.warn("%s, idle tunnels: %d failed, %d closed while idle" % (row.name, fail, closed))
             # Let both ends of every tunnel close before the next contender.
             time.sleep(2.0)
+            self.check_alive("idle tunnels, %s" % row.name)
 
     # --------------------------------------------- instructions (callgrind)
 
@@ -748,6 +767,7 @@ Upstream http 127.0.0.1:{self.up_port}
             port = free_port()
             argv = make_argv(port)
             vg = ["valgrind", "--tool=callgrind", "--callgrind-out-file=%s/%s.%%p" % (cgdir, key)]
+            self.check_alive("callgrind")
             proc = self.procs.start("cg-" + key, vg + argv)
             if not wait_port(port, proc, 60):
                 self.results["skipped"]["callgrind " + name] = "did not start under valgrind"
@@ -782,8 +802,8 @@ Upstream http 127.0.0.1:{self.up_port}
             self.procs.stop("cg-" + key, timeout=20)
 
     def curl_many(self, port, url):
-        r = subprocess.run(["curl", "-s", "-o", "/dev/null", "--max-time", "120", "-w", "%{http_code}\n",
-                            "-x", "http://127.0.0.1:%d" % port, url], capture_output=True, text=True, timeout=130)
+        r = subprocess.run(["curl", "-s", "-o", "/dev/null", "--max-time", "60", "-w", "%{http_code}\n",
+                            "-x", "http://127.0.0.1:%d" % port, url], capture_output=True, text=True, timeout=70)
         return r.stdout.split().count("200")
 
     def cg_window(self, pid, cgdir, key, work):
@@ -803,6 +823,22 @@ Upstream http 127.0.0.1:{self.up_port}
                             return int(line.split()[1]), n
             time.sleep(0.2)
         return None, n
+
+
+class Fatal(Exception):
+    """A shared piece of the set-up failed: the run cannot go on."""
+
+
+def describe_exit(rc):
+    if rc is not None and rc < 0:
+        try:
+            return "killed by %s" % signal.Signals(-rc).name
+        except ValueError:
+            return "killed by signal %d" % -rc
+    if rc == 0:
+        # rotor, squid and proxy-chain end with status 0 on SIGTERM.
+        return "exit status 0, as after a SIGTERM: was it stopped by another process on this machine?"
+    return "exit status %s" % rc
 
 
 # ---------------------------------------------------------------- parsing
@@ -1151,6 +1187,7 @@ def main():
     b.results["load_start"] = "%.2f" % os.getloadavg()[0]
     b.results["nofile"] = b.nofile
     sections = args.sections.split(",")
+    failure = None
     try:
         b.setup()
         # Idle tunnels first: it restarts each contender so it starts from a
@@ -1165,17 +1202,25 @@ def main():
             b.run_http()
         if "callgrind" in sections:
             b.run_callgrind()
+    except Fatal as e:
+        failure = str(e)
+        log("FATAL " + failure)
     finally:
         b.procs.stop_all()
     b.results["load_end"] = "%.2f" % os.getloadavg()[0]
     elapsed = int(time.time() - args.t0)
     b.results["elapsed_s"] = elapsed
     section = render(b, elapsed, started)
+    if failure:
+        section = "**This run failed and is incomplete:** %s\n\n%s" % (failure, section)
     print(section)
     if args.out_json:
         os.makedirs(os.path.dirname(os.path.abspath(args.out_json)), exist_ok=True)
         with open(args.out_json, "w") as f:
             json.dump(b.results, f, indent=1, default=str)
+    if failure:
+        log("%s left unchanged: the run is incomplete" % args.doc)
+        return 1
     if args.doc:
         write_doc(args.doc, section, started)
         log("wrote %s" % args.doc)

@@ -46,6 +46,11 @@ cleanup() {
       [ "$sig" = TERM ] && sleep 1
     done
   fi
+  # Keep the processes' own output for a post-mortem (small files).
+  rm -rf "$build/bench/logs"
+  mkdir -p "$build/bench/logs"
+  cp "$workdir"/log-*.txt "$workdir"/nginx-error.log "$build/bench/logs/" 2>/dev/null || true
+  cp "$workdir/squid/cache.log" "$build/bench/logs/squid-cache.log" 2>/dev/null || true
   rm -rf "$workdir"
   local now
   now=$(date +%s.%N)
