@@ -39,7 +39,10 @@ cleanup() {
     local pid
     for sig in TERM KILL; do
       while read -r pid; do
-        if [ "$(ps -o pgid= -p "$pid" 2>/dev/null | tr -d ' ')" = "$pid" ]; then
+        local stat pgid
+        stat=$(cat "/proc/$pid/stat" 2>/dev/null) || continue
+        pgid=$(echo "${stat##*) }" | cut -d' ' -f3)   # fields after the name: state ppid pgrp
+        if [ "$pgid" = "$pid" ]; then
           kill -s "$sig" -- "-$pid" 2>/dev/null || true
         fi
       done <"$workdir/pids"
