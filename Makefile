@@ -21,7 +21,7 @@ deps:
 	@bash scripts/install-deps.sh build
 
 build: deps
-	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DROTOR_SANITIZE=OFF -DROTOR_FUZZ=OFF >/dev/null
 	@cmake --build $(BUILD) -j $(JOBS)
 
 unit: build

@@ -1,6 +1,7 @@
 /* Client connections: reading request heads, refusing what rotor must
  * refuse (client-origin errors), starting attempts, generated replies, and
  * the end of each request (log, keep-alive or close). */
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -58,7 +59,9 @@ int gw_client_close(gw_client *c)
 void gw_client_accept(gw_worker *w, evutil_socket_t fd, const struct sockaddr *sa)
 {
     gw_server *s = w->srv;
-    gw_client *c = calloc(1, sizeof *c);
+    gw_client *c = malloc(sizeof *c);
+    if (c)
+        memset(c, 0, offsetof(gw_client, att));
     struct bufferevent *bev = c ? bufferevent_socket_new(w->base, fd, BEV_OPT_CLOSE_ON_FREE) : NULL;
     if (!bev) {
         free(c);
@@ -112,7 +115,7 @@ int gw_client_fail(gw_client *c, rt_code code, const char *evidence, const char 
 {
     const rt_code_info *ci = rt_code_get(code);
     if (hint)
-        snprintf(c->hint, sizeof c->hint, "%s", hint);
+        rt_strlcpy(c->hint, sizeof c->hint, hint);
     else
         gw_client_hint(c, code);
     char where[160] = "";
@@ -147,7 +150,7 @@ int gw_client_fail(gw_client *c, rt_code code, const char *evidence, const char 
     c->bytes_out += b.len;
     c->status = r.status ? r.status : (ci->status ? ci->status : 502);
     c->code = code;
-    snprintf(c->evidence, sizeof c->evidence, "%s", evidence ? evidence : "");
+    rt_strlcpy(c->evidence, sizeof c->evidence, evidence ? evidence : "");
     c->resp_started = true;
     return gw_client_finish(c);
 }

@@ -449,7 +449,7 @@ static int read_response_head(gw_client *c)
             c->keep_alive = c->keep_alive && c->req_done;
             return gw_client_fail(c, code, ev, NULL, ra);
         }
-        snprintf(c->evidence, sizeof c->evidence, "%s", code == RT_E_ok ? "" : ev);
+        rt_strlcpy(c->evidence, sizeof c->evidence, code == RT_E_ok ? "" : ev);
         return commit_head(c, r, code);
     }
 }

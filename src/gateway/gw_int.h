@@ -74,6 +74,8 @@ struct gw_worker {
     rt_rng rng;
     rt_picker picker;
     gw_policy pol;
+    int64_t ts_secs;          /* second of ts_text (access-log timestamps) */
+    char ts_text[24];         /* "2026-11-26T16:13:59" */
     gw_upconn *idle_head;     /* most recently parked first */
     unsigned idle_count;
     unsigned clients;
@@ -130,7 +132,6 @@ struct gw_client {
     char *head;               /* owned copy of the request head */
     size_t head_len;
     rt_http_req req;
-    rt_http_hdr hdrs[GW_MAX_HEADERS];
     rt_url url;
     uint64_t t_start_ms, t_wall_ms, deadline_ms;
     bool keep_alive;          /* the client connection may serve another request */
@@ -147,7 +148,6 @@ struct gw_client {
 
     /* attempts */
     gw_pool *pool;
-    gw_attempt att[GW_MAX_ATTEMPTS];
     unsigned natt;
     uint64_t t_att_ms;
     gw_upconn *up;
@@ -172,7 +172,6 @@ struct gw_client {
 
     /* response upstream -> client */
     rt_http_resp resp;
-    rt_http_hdr rhdrs[GW_MAX_HEADERS];
     uint64_t resp_left;
     rt_chunked resp_ck;
     rt_body_kind resp_body;
@@ -191,6 +190,12 @@ struct gw_client {
     char evidence[GW_EVIDENCE];
     char hint[RT_HINT_MAX];   /* case-specific advice for the outcome, or "" */
     uint64_t bytes_in, bytes_out;
+
+    /* ---- scratch: written before it is read, so not zeroed at accept
+     * (most of the struct's size; an idle tunnel never touches its pages) */
+    gw_attempt att[GW_MAX_ATTEMPTS]; /* cleared one by one as attempts start */
+    rt_http_hdr hdrs[GW_MAX_HEADERS];  /* filled by the request parser */
+    rt_http_hdr rhdrs[GW_MAX_HEADERS]; /* filled by the response parser */
 };
 
 /* server.c */

@@ -113,7 +113,7 @@ static void judge_tunnel(gw_client *c)
     rt_code code = gw_classify(c, &seen, ev, sizeof ev);
     if (code != RT_E_ok) {
         c->code = code;
-        snprintf(c->evidence, sizeof c->evidence, "%s", ev);
+        rt_strlcpy(c->evidence, sizeof c->evidence, ev);
         if (c->natt)
             c->att[c->natt - 1].code = code;
     }

@@ -170,7 +170,7 @@ gw_next gw_attempt_judge(gw_client *c, const gw_outcome *o, rt_code *code, uint3
     a->code = *code == RT_E_retry_budget_exhausted || *code == RT_E_deadline_exceeded ? o->code : *code;
     a->status = o->status;
     a->ms = (uint32_t)(gw_now() - c->t_att_ms);
-    snprintf(a->evidence, sizeof a->evidence, "%s", o->evidence ? o->evidence : "");
+    rt_strlcpy(a->evidence, sizeof a->evidence, o->evidence ? o->evidence : "");
     if (next == GW_NEXT_RETRY && (c->natt >= c->w->srv->cfg.max_attempts || c->natt >= GW_MAX_ATTEMPTS)) {
         /* --max-attempts caps what the policy would still allow. */
         next = o->status && rt_code_get(*code)->origin == RT_ORIGIN_TARGET ? GW_NEXT_DELIVER : GW_NEXT_FAIL;
@@ -222,7 +222,7 @@ int gw_attempt_timeout(gw_client *c)
     }
     if (c->state == CS_TUNNEL) {
         snprintf(ev, sizeof ev, "tunnel idle for %u ms", cfg->tunnel_idle_ms);
-        snprintf(c->evidence, sizeof c->evidence, "%s", ev);
+        rt_strlcpy(c->evidence, sizeof c->evidence, ev);
         c->keep_alive = false;
         return gw_client_finish(c);
     }
@@ -231,7 +231,7 @@ int gw_attempt_timeout(gw_client *c)
          * honest signal left is closing its connection. */
         snprintf(ev, sizeof ev, "no response bytes for %u ms mid-body", cfg->read_timeout_ms);
         c->code = RT_E_target_response_incomplete;
-        snprintf(c->evidence, sizeof c->evidence, "%s", ev);
+        rt_strlcpy(c->evidence, sizeof c->evidence, ev);
         c->natt ? (void)(c->att[c->natt - 1].code = c->code) : (void)0;
         c->keep_alive = false;
         return gw_client_finish(c);
@@ -283,7 +283,7 @@ static void dial_failed(gw_client *c, short what)
     if (dns_err)
         snprintf(ev, sizeof ev, "%.120s (%s)", cev, evutil_gai_strerror(dns_err));
     else
-        snprintf(ev, sizeof ev, "%s", cev);
+        rt_strlcpy(ev, sizeof ev, cev);
     gw_attempt_failed(c, code, 0, ev);
 }
 
@@ -401,7 +401,7 @@ int gw_attempt_start(gw_client *c)
         host[n] = 0;
         port = c->url.port;
     } else {
-        snprintf(host, sizeof host, "%s", u->host);
+        rt_strlcpy(host, sizeof host, u->host);
         port = u->port;
     }
     c->auth[0] = 0;
@@ -411,13 +411,13 @@ int gw_attempt_start(gw_client *c)
          * exit; without one every attempt mints a fresh token, which the
          * provider maps to a fresh exit IP. */
         if (c->session[0])
-            snprintf(c->exit_token, sizeof c->exit_token, "%s", c->session);
+            rt_strlcpy(c->exit_token, sizeof c->exit_token, c->session);
         else
             snprintf(c->exit_token, sizeof c->exit_token, "r%016llx", (unsigned long long)rt_rng_next(&w->rng));
         if (rt_upstream_auth(u, c->exit_token, c->auth, sizeof c->auth) < 0)
             c->auth[0] = 0;
     } else if (u->auth_basic) {
-        snprintf(c->auth, sizeof c->auth, "%s", u->auth_basic);
+        rt_strlcpy(c->auth, sizeof c->auth, u->auth_basic);
     }
     uint64_t key = hop_key(c, host, port, c->auth);
     bool tunnel_direct = c->req.meth == RT_M_CONNECT && u->scheme == RT_UP_DIRECT;
@@ -449,7 +449,12 @@ int gw_attempt_start(gw_client *c)
      * this function still uses it. */
     c->in_dial = true;
     c->dial_events = 0;
-    int rc = bufferevent_socket_connect_hostname(bev, w->dns, AF_UNSPEC, host, (int)port);
+    /* Numeric hosts (most pools) connect directly; names go through the
+     * worker's asynchronous resolver. */
+    io_addr num;
+    int rc = io_addr_numeric(host, port, &num) == 0
+                 ? bufferevent_socket_connect(bev, (struct sockaddr *)&num.ss, (int)num.len)
+                 : bufferevent_socket_connect_hostname(bev, w->dns, AF_UNSPEC, host, (int)port);
     c->in_dial = false;
     if (rc != 0 && !c->dial_events)
         c->dial_events = BEV_EVENT_ERROR;

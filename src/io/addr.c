@@ -62,6 +62,26 @@ bad:
     return -1;
 }
 
+int io_addr_numeric(const char *host, unsigned port, io_addr *out)
+{
+    memset(out, 0, sizeof *out);
+    struct sockaddr_in *v4 = (struct sockaddr_in *)&out->ss;
+    struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)&out->ss;
+    if (inet_pton(AF_INET, host, &v4->sin_addr) == 1) {
+        v4->sin_family = AF_INET;
+        v4->sin_port = htons((uint16_t)port);
+        out->len = sizeof *v4;
+        return 0;
+    }
+    if (inet_pton(AF_INET6, host, &v6->sin6_addr) == 1) {
+        v6->sin6_family = AF_INET6;
+        v6->sin6_port = htons((uint16_t)port);
+        out->len = sizeof *v6;
+        return 0;
+    }
+    return -1;
+}
+
 bool io_addr_is_loopback(const io_addr *a)
 {
     if (a->ss.ss_family == AF_INET) {

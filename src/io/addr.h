@@ -15,6 +15,8 @@ typedef struct io_addr {
 /* Parse a numeric listen address ("localhost" is taken as 127.0.0.1).
  * Returns 0, or -1 with a reason in err. */
 int io_addr_parse(const char *s, io_addr *out, char *err, size_t errlen);
+/* A numeric IPv4/IPv6 host (no brackets) and a port; -1 if host is a name. */
+int io_addr_numeric(const char *host, unsigned port, io_addr *out);
 /* Is the address in 127.0.0.0/8 or ::1 (or v4-mapped loopback)? */
 bool io_addr_is_loopback(const io_addr *a);
 /* "127.0.0.1:8899" / "[::1]:8899" into buf. */

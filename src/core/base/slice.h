@@ -36,4 +36,14 @@ static inline bool rt_slice_eq_ci(rt_slice a, const char *lit)
     return a.n == n && (n == 0 || strncasecmp(a.p, lit, n) == 0);
 }
 
+/* Copy the NUL-terminated src into dst of cap bytes, cutting it if needed;
+ * dst is always terminated (cap > 0). A cheap stand-in for snprintf("%s"). */
+static inline void rt_strlcpy(char *dst, size_t cap, const char *src)
+{
+    size_t n = src ? strnlen(src, cap - 1) : 0;
+    if (n)
+        memcpy(dst, src, n);
+    dst[n] = 0;
+}
+
 #endif
