@@ -395,6 +395,8 @@ static bool auth_transport_failed(dg_entry *e, const io_hc_result *r, bool creds
     rt_classify_out c;
     classify(e->run, r, e->run->o->reference, creds, &c);
     snprintf(s->evidence, sizeof s->evidence, "%s", c.evidence);
+    if (creds)
+        note(s, "with the credentials of user '%s': no answer: %s", e->up.user, r->detail);
     if (c.code == RT_E_proxy_read_timeout)
         set(s, DG_FAIL, c.code, "the proxy accepted the connection but sent no reply within %u ms",
             e->run->o->read_ms);
@@ -466,6 +468,24 @@ static void judge_auth(dg_entry *e, const io_hc_result *with)
                 "(%%40 %%3A %%23 %%2F %%3F %%25 %%20); the host:port:user:pass form takes it literally");
         break;
     }
+}
+
+/* The guide's step 2 also covers the account: a provider that accepts the
+ * credentials but says the quota is spent or the account suspended fails
+ * here, before the proxy's reach is judged. */
+static void judge_account(dg_entry *e, const io_hc_result *r)
+{
+    dg_step *s = step(e, 2);
+    rt_classify_out c;
+    classify(e->run, r, e->run->o->reference, true, &c);
+    if (c.code != RT_E_proxy_quota_exceeded && c.code != RT_E_proxy_account_suspended)
+        return;
+    char ans[128];
+    answer_text(r, ans, sizeof ans);
+    set(s, DG_FAIL, c.code, "credentials accepted, but the provider refuses the account: %s", ans);
+    snprintf(s->evidence, sizeof s->evidence, "%s", c.evidence);
+    hint(s, "Check the account's status, quota and billing in the provider's dashboard; nothing else matters "
+            "until the account works");
 }
 
 static void judge_cred_error(dg_entry *e)
@@ -845,6 +865,8 @@ static void hc_done(io_hc *h, const io_hc_result *r, void *arg)
             judge_reference(e, r, false);
         } else if (!auth_transport_failed(e, r, true)) {
             judge_auth(e, r);
+            if (step(e, 2)->st != DG_FAIL)
+                judge_account(e, r);
             if (step(e, 2)->st != DG_FAIL)
                 judge_reference(e, r, true);
         }

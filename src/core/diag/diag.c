@@ -60,7 +60,19 @@ void rt_diag_mask_text(const char *s, size_t n, char *out, size_t cap)
     const char *sep = memmem(s, end, "://", 3);
     if (sep)
         start = (size_t)(sep - s) + 3;
-    if (at && (size_t)(at - s) > start) {
+    /* host:port:user:pass is recognised the way the parser does (no
+     * scheme, no '@' before the first ':', digits up to the second ':', a
+     * third ':'), whatever the password holds. */
+    const char *c1 = sep ? NULL : memchr(s, ':', end);
+    const char *c2 = c1 ? memchr(c1 + 1, ':', (size_t)(s + end - c1 - 1)) : NULL;
+    const char *c3 = c2 ? memchr(c2 + 1, ':', (size_t)(s + end - c2 - 1)) : NULL;
+    bool digits = c2 && c2 > c1 + 1;
+    for (const char *p = c1 ? c1 + 1 : NULL; digits && p < c2; p++)
+        digits = *p >= '0' && *p <= '9';
+    if (c3 && digits && !memchr(s, '@', (size_t)(c1 - s))) {
+        rt_wbuf_add(&b, s, (size_t)(c3 - s) + 1);
+        rt_wbuf_adds(&b, RT_DIAG_MASK);
+    } else if (at && (size_t)(at - s) > start) {
         const char *colon = memchr(s + start, ':', (size_t)(at - s) - start);
         if (colon) {
             rt_wbuf_add(&b, s, (size_t)(colon - s) + 1);
@@ -70,7 +82,8 @@ void rt_diag_mask_text(const char *s, size_t n, char *out, size_t cap)
             rt_wbuf_add(&b, s, end); /* user only, no password */
         }
     } else {
-        /* host:port:user:pass takes everything after the third ':'. */
+        /* Any other text with three ':' may still hold a password after
+         * the third: mask it rather than risk showing it. */
         unsigned colons = 0;
         size_t i = start;
         for (; i < end; i++)
@@ -462,10 +475,20 @@ void rt_diag_pattern_of(const rt_diag_sample *s, size_t n, rt_diag_pattern *o)
         for (size_t k = 0; k < o->nexits; k++)
             o->exits[k].bad = false;
     }
-    size_t h1 = n / 2, h2 = n - n / 2;
-    if (h1 && (double)o->failed_second_half / (double)h2 - (double)o->failed_first_half / (double)h1 >= 0.5) {
-        o->kind = RT_DIAG_PAT_GROWING;
-        return;
+    /* Thirds: a rate that never falls, starts low and ends at least 0.5
+     * higher. Random failures at a steady rate rarely pass all three. */
+    if (n >= 6) {
+        size_t b1 = n / 3, b2 = 2 * n / 3;
+        unsigned f[3] = { 0, 0, 0 };
+        for (size_t i = 0; i < n; i++)
+            if (s[i].code != RT_E_ok)
+                f[i < b1 ? 0 : i < b2 ? 1 : 2]++;
+        double r1 = (double)f[0] / (double)b1, r2 = (double)f[1] / (double)(b2 - b1),
+               r3 = (double)f[2] / (double)(n - b2);
+        if (r1 <= 0.25 && r1 <= r2 && r2 <= r3 && r3 - r1 >= 0.5) {
+            o->kind = RT_DIAG_PAT_GROWING;
+            return;
+        }
     }
     o->kind = o->nexits >= 2 ? RT_DIAG_PAT_RANDOM : RT_DIAG_PAT_INTERMITTENT;
 }

@@ -127,8 +127,9 @@ typedef struct rt_diag_pattern {
  * up the whole tail from their first occurrence (at least two, after at
  * least one success) are growing; with two or more known exits, failures
  * of which at least 80% fall on exits failing at least two times in three,
- * while another exit never failed, follow particular exits; a failure rate
- * at least 0.5 higher in the second half than the first is growing; else
+ * while another exit never failed, follow particular exits; with six or
+ * more samples, a failure rate per third that never falls, is at most 0.25
+ * in the first third and at least 0.5 higher in the last is growing; else
  * random (two or more exits) or intermittent. */
 void rt_diag_pattern_of(const rt_diag_sample *s, size_t n, rt_diag_pattern *out);
 const char *rt_diag_pattern_name(rt_diag_pattern_kind k);
