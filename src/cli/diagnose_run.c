@@ -219,7 +219,7 @@ static void answer_text(const io_hc_result *r, char *out, size_t cap)
         snprintf(out, cap, "%d %.*s", r->resp.status, (int)(r->resp.reason.n > 60 ? 60 : r->resp.reason.n),
                  r->resp.reason.p ? r->resp.reason.p : "");
     else
-        snprintf(out, cap, "no answer: %s", r->detail[0] ? r->detail : rt_phase_name(r->phase));
+        snprintf(out, cap, "no answer: %.110s", r->detail[0] ? r->detail : rt_phase_name(r->phase));
 }
 
 static void challenge_of(const io_hc_result *r, const char *field, char *out, size_t cap)

@@ -244,6 +244,10 @@ static void test_patterns(void **st)
     /* Rising by thirds with a late success. */
     rt_diag_pattern_of(s, mk(s, "......x.xxx.xxxxxx", NULL, 0, false), &p);
     assert_int_equal(p.kind, RT_DIAG_PAT_GROWING);
+    /* A steady 30% on one exit that happens to rise a little: not growing
+     * (last third 4/7 is below 0.75). */
+    rt_diag_pattern_of(s, mk(s, "........x..x.x.xx..x", NULL, 0, false), &p);
+    assert_int_equal(p.kind, RT_DIAG_PAT_INTERMITTENT);
     /* Spread failures over several exits: random. */
     const char *four[] = { "10.0.0.1", "10.0.0.2", "10.0.0.3", "10.0.0.4" };
     rt_diag_pattern_of(s, mk(s, "x...x..x...x.x.x", four, 4, false), &p);

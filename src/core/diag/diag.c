@@ -475,8 +475,9 @@ void rt_diag_pattern_of(const rt_diag_sample *s, size_t n, rt_diag_pattern *o)
         for (size_t k = 0; k < o->nexits; k++)
             o->exits[k].bad = false;
     }
-    /* Thirds: a rate that never falls, starts low and ends at least 0.5
-     * higher. Random failures at a steady rate rarely pass all three. */
+    /* Thirds: a rate that never falls, starts low (at most 0.25) and ends
+     * high (at least 0.75, and 0.5 above the start). Failures at a steady
+     * random rate rarely pass all of these. */
     if (n >= 6) {
         size_t b1 = n / 3, b2 = 2 * n / 3;
         unsigned f[3] = { 0, 0, 0 };
@@ -485,7 +486,7 @@ void rt_diag_pattern_of(const rt_diag_sample *s, size_t n, rt_diag_pattern *o)
                 f[i < b1 ? 0 : i < b2 ? 1 : 2]++;
         double r1 = (double)f[0] / (double)b1, r2 = (double)f[1] / (double)(b2 - b1),
                r3 = (double)f[2] / (double)(n - b2);
-        if (r1 <= 0.25 && r1 <= r2 && r2 <= r3 && r3 - r1 >= 0.5) {
+        if (r1 <= 0.25 && r1 <= r2 && r2 <= r3 && r3 >= 0.75 && r3 - r1 >= 0.5) {
             o->kind = RT_DIAG_PAT_GROWING;
             return;
         }

@@ -129,7 +129,8 @@ typedef struct rt_diag_pattern {
  * of which at least 80% fall on exits failing at least two times in three,
  * while another exit never failed, follow particular exits; with six or
  * more samples, a failure rate per third that never falls, is at most 0.25
- * in the first third and at least 0.5 higher in the last is growing; else
+ * in the first third, at least 0.75 in the last and 0.5 above the first is
+ * growing; else
  * random (two or more exits) or intermittent. */
 void rt_diag_pattern_of(const rt_diag_sample *s, size_t n, rt_diag_pattern *out);
 const char *rt_diag_pattern_name(rt_diag_pattern_kind k);
