@@ -402,7 +402,6 @@ static void event_cb(struct bufferevent *bev, short what, void *arg)
                 hc_fail(h, RT_PH_TLS, 0, false, "request too large");
             return;
         }
-        evutil_make_socket_nonblocking(bufferevent_getfd(bev));
         h->r.ms_connect = since(h->t_phase);
         h->t_phase = io_now_ms();
         if (h->connect_only) {
@@ -499,7 +498,8 @@ static void start_tls(io_hc *h)
 
 static void dial(io_hc *h, const struct sockaddr *sa, socklen_t len)
 {
-    memcpy(&h->r.peer_ss, sa, len);
+    if (sa != (const struct sockaddr *)&h->r.peer_ss)
+        memcpy(&h->r.peer_ss, sa, len);
     h->r.peer_sslen = len;
     io_addr_str(sa, h->r.peer, sizeof h->r.peer);
     h->st = HC_CONNECTING;
