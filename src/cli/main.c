@@ -11,6 +11,7 @@ static const struct {
 } commands[] = {
     { "serve", cli_serve, "run the gateway (HTTP forward proxy + CONNECT)" },
     { "lab",   cli_lab,   "simulated proxy pool and target sites on loopback" },
+    { "diagnose", cli_diagnose, "the proxy error guide's five-step flowchart against a proxy or a pool" },
 };
 
 static void usage(FILE *f)
