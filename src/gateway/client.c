@@ -9,6 +9,7 @@
 #include "core/errors/reply.h"
 #include "gateway/gw_int.h"
 #include "io/clock.h"
+#include "io/relay.h"
 
 static void client_read_cb(struct bufferevent *bev, void *arg);
 static void client_write_cb(struct bufferevent *bev, void *arg);
@@ -24,6 +25,10 @@ void gw_client_arm_timer(gw_client *c, unsigned ms)
 static void client_free(gw_client *c)
 {
     gw_worker *w = c->w;
+    if (c->relay) {
+        io_relay_free(c->relay); /* before the sockets it uses are closed */
+        c->relay = NULL;
+    }
     if (c->up)
         gw_upconn_free(c->up);
     if (c->pool)

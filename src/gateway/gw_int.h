@@ -179,6 +179,7 @@ struct gw_client {
     uint64_t tunnel_up, tunnel_down;
     char first_c2s[RT_TUNNEL_SNIFF_MAX], first_s2c[RT_TUNNEL_SNIFF_MAX]; /* first tunnel bytes each way */
     uint8_t nfirst_c2s, nfirst_s2c;
+    struct io_relay *relay;   /* the open tunnel's splice relay, or NULL */
     bool up_eof;              /* the hop closed while a response head waited for body bytes */
     size_t hold_total;        /* head + body bytes to gather before committing (0: none) */
     bool hold_chunked;        /* holding a chunked response until its last chunk */

@@ -7,21 +7,92 @@
 
 #include "core/http/forward.h"
 #include "gateway/gw_int.h"
+#include "io/relay.h"
 
 static const char established[] = "HTTP/1.1 200 Connection established\r\n\r\n";
 
+static void judge_tunnel(gw_client *c);
+
+/* The splice relay ended (see io/relay.h). */
+static void relay_done(void *arg, int err, bool client_side)
+{
+    gw_client *c = arg;
+    io_relay_counts(c->relay, &c->tunnel_up, &c->tunnel_down);
+    const char *p;
+    size_t n = io_relay_first(c->relay, true, &p);
+    memcpy(c->first_c2s, p, n);
+    c->nfirst_c2s = (uint8_t)n;
+    n = io_relay_first(c->relay, false, &p);
+    memcpy(c->first_s2c, p, n);
+    c->nfirst_s2c = (uint8_t)n;
+    judge_tunnel(c);
+    if (c->code == RT_E_ok) {
+        if (err)
+            snprintf(c->evidence, sizeof c->evidence, "%s side failed: %s", client_side ? "client" : "target",
+                     strerror(err));
+        else
+            rt_strlcpy(c->evidence, sizeof c->evidence,
+                       client_side ? "client closed the tunnel" : "target side closed the tunnel");
+    }
+    io_relay_free(c->relay);
+    c->relay = NULL;
+    c->keep_alive = false;
+    gw_client_finish(c);
+}
+
+/* Hand both sockets to the zero-copy relay: whatever the bufferevents
+ * still hold is delivered first, then they stay idle (they own the
+ * sockets and close them when the client is freed). */
+static bool start_relay(gw_client *c)
+{
+    /* libevent keeps the front of a bufferevent's output for itself: only
+     * switch when both outputs are empty (the usual case: the CONNECT went
+     * out before its answer came back). */
+    if (evbuffer_get_length(bufferevent_get_output(c->bev)) ||
+        evbuffer_get_length(bufferevent_get_output(c->up->bev)))
+        return false;
+    struct evbuffer *ab = evbuffer_new(), *ba = evbuffer_new();
+    if (ab && ba && evbuffer_add(ba, established, sizeof established - 1) == 0 &&
+        evbuffer_add_buffer(ab, bufferevent_get_input(c->bev)) == 0 &&
+        evbuffer_add_buffer(ba, bufferevent_get_input(c->up->bev)) == 0) {
+        bufferevent_disable(c->bev, EV_READ | EV_WRITE);
+        bufferevent_disable(c->up->bev, EV_READ | EV_WRITE);
+        c->relay = io_relay_start(c->w->base, bufferevent_getfd(c->bev), bufferevent_getfd(c->up->bev), ab, ba,
+                                  relay_done, c);
+    }
+    bool ok = c->relay != NULL;
+    if (!ok) {
+        /* Out of memory: the bytes go back and bufferevents relay them. */
+        if (ab)
+            evbuffer_prepend_buffer(bufferevent_get_input(c->bev), ab);
+        if (ba) {
+            size_t n = evbuffer_get_length(ba);
+            if (n >= sizeof established - 1)
+                evbuffer_drain(ba, sizeof established - 1);
+            evbuffer_prepend_buffer(bufferevent_get_input(c->up->bev), ba);
+        }
+    }
+    if (ab)
+        evbuffer_free(ab);
+    if (ba)
+        evbuffer_free(ba);
+    return ok;
+}
+
 static int tunnel_open(gw_client *c)
 {
-    bufferevent_write(c->bev, established, sizeof established - 1);
     c->bytes_out += sizeof established - 1;
     c->status = 200;
     c->code = RT_E_ok;
     c->resp_started = true;
     c->state = CS_TUNNEL;
     c->keep_alive = false;
+    gw_client_arm_timer(c, c->w->srv->cfg.tunnel_idle_ms);
+    if (start_relay(c))
+        return GW_OK;
+    bufferevent_write(c->bev, established, sizeof established - 1);
     bufferevent_enable(c->bev, EV_READ | EV_WRITE);
     bufferevent_enable(c->up->bev, EV_READ | EV_WRITE);
-    gw_client_arm_timer(c, c->w->srv->cfg.tunnel_idle_ms);
     /* Bytes that arrived behind the CONNECT request or the proxy's 200. */
     gw_tunnel_relay(c, true);
     if (c->state == CS_TUNNEL && c->up)

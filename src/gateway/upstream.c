@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "gateway/gw_int.h"
+#include "io/relay.h"
 
 #define GW_IDLE_MAX_MS 20000 /* idle upstream connections older than this are closed */
 
@@ -149,6 +150,10 @@ void gw_idle_flush(gw_worker *w)
 
 void gw_attempt_end(gw_client *c)
 {
+    if (c->relay) {
+        io_relay_free(c->relay); /* it uses the upstream socket */
+        c->relay = NULL;
+    }
     if (c->att_active) {
         atomic_fetch_sub(&c->pool->in_flight[c->up_idx], 1);
         c->att_active = false;
@@ -221,6 +226,17 @@ int gw_attempt_timeout(gw_client *c)
         return gw_client_start_when_polite(c);
     }
     if (c->state == CS_TUNNEL) {
+        uint64_t idle = c->relay ? io_relay_idle_ms(c->relay) : cfg->tunnel_idle_ms;
+        if (idle < cfg->tunnel_idle_ms) {
+            /* Bytes moved since the timer was set: wait out the rest. */
+            gw_client_arm_timer(c, (unsigned)(cfg->tunnel_idle_ms - idle));
+            return GW_OK;
+        }
+        if (c->relay) {
+            io_relay_counts(c->relay, &c->tunnel_up, &c->tunnel_down);
+            io_relay_free(c->relay);
+            c->relay = NULL;
+        }
         snprintf(ev, sizeof ev, "tunnel idle for %u ms", cfg->tunnel_idle_ms);
         rt_strlcpy(c->evidence, sizeof c->evidence, ev);
         c->keep_alive = false;
