@@ -48,6 +48,7 @@ static const char help[] =
 "  --header-timeout MS     a client must send its request head within this (15000).\n"
 "  --idle-timeout MS       keep-alive client connection with no request (60000).\n"
 "  --tunnel-idle MS        CONNECT tunnel with no bytes either way (300000).\n"
+"  --drain-timeout MS      after SIGTERM, how long in-flight requests may finish (10000).\n"
 "  --max-replay BYTES      request body kept to resend on a retry (1048576).\n"
 "  --max-header-bytes N    request or response head (65536; over it: 431).\n"
 "  --max-line-bytes N      request line (8192; over it: 414).\n"
@@ -56,8 +57,9 @@ static const char help[] =
 "  --log FILE|-            JSON-lines access log, one record per request ('-': stdout).\n"
 "  --quiet                 no status line on a terminal.\n"
 "\n"
-"Signals: SIGHUP reloads the pool and reopens the log; SIGTERM/SIGINT stop\n"
-"accepting, let in-flight requests finish (10 s at most) and exit 0.\n"
+"Signals: SIGHUP reloads the pool and signatures and reopens the log;\n"
+"SIGTERM/SIGINT stop accepting, close idle connections, let in-flight requests\n"
+"finish (--drain-timeout at most) and exit 0.\n"
 "\n"
 "Responses rotor generates carry X-Rotor-Error, X-Rotor-Origin, X-Rotor-Attempts,\n"
 "Via and Proxy-Status (RFC 9209); passed-through responses carry X-Rotor-Origin:\n"
@@ -71,6 +73,7 @@ enum {
     O_LISTEN = 256, O_POOL, O_LOG, O_AUTH, O_ALLOW_OPEN, O_ROTATION, O_THREADS, O_CONNECT_TIMEOUT, O_READ_TIMEOUT,
     O_REQUEST_TIMEOUT, O_HEADER_TIMEOUT, O_IDLE_TIMEOUT, O_TUNNEL_IDLE, O_MAX_ATTEMPTS, O_MAX_REPLAY,
     O_MAX_HEADER, O_MAX_LINE, O_MAX_CLIENTS, O_CONNECT_PORTS, O_QUIET, O_HELP, O_SIGNATURES,
+    O_DRAIN_TIMEOUT,
 };
 
 static const struct option opts[] = {
@@ -87,6 +90,7 @@ static const struct option opts[] = {
     { "header-timeout", required_argument, 0, O_HEADER_TIMEOUT },
     { "idle-timeout", required_argument, 0, O_IDLE_TIMEOUT },
     { "tunnel-idle", required_argument, 0, O_TUNNEL_IDLE },
+    { "drain-timeout", required_argument, 0, O_DRAIN_TIMEOUT },
     { "max-attempts", required_argument, 0, O_MAX_ATTEMPTS },
     { "max-replay", required_argument, 0, O_MAX_REPLAY },
     { "max-header-bytes", required_argument, 0, O_MAX_HEADER },
@@ -137,6 +141,7 @@ int cli_serve(int argc, char **argv)
         case O_HEADER_TIMEOUT: c.header_timeout_ms = (unsigned)num("header-timeout", optarg, 1, 3600000); break;
         case O_IDLE_TIMEOUT: c.idle_timeout_ms = (unsigned)num("idle-timeout", optarg, 1, 86400000); break;
         case O_TUNNEL_IDLE: c.tunnel_idle_ms = (unsigned)num("tunnel-idle", optarg, 1, 86400000); break;
+        case O_DRAIN_TIMEOUT: c.drain_timeout_ms = (unsigned)num("drain-timeout", optarg, 0, 3600000); break;
         case O_MAX_ATTEMPTS: c.max_attempts = (unsigned)num("max-attempts", optarg, 1, 8); break;
         case O_MAX_REPLAY: c.max_replay_bytes = num("max-replay", optarg, 0, 1ul << 30); break;
         case O_MAX_HEADER: c.max_head_bytes = num("max-header-bytes", optarg, 1024, 1ul << 20); break;

@@ -22,6 +22,7 @@ typedef struct gw_config {
     unsigned header_timeout_ms;  /* a client must send a complete head within this */
     unsigned idle_timeout_ms;    /* keep-alive idle client connections */
     unsigned tunnel_idle_ms;     /* a CONNECT tunnel with no bytes either way */
+    unsigned drain_timeout_ms;   /* SIGTERM: how long in-flight requests may finish */
     unsigned max_attempts;       /* attempts per request, first one included */
     size_t max_replay_bytes;     /* request body kept for retries */
     size_t max_head_bytes;       /* request/response head limit (431) */

@@ -15,8 +15,6 @@
 #include "gateway/gw_int.h"
 #include "io/clock.h"
 
-#define GW_DRAIN_MS 10000 /* SIGTERM: how long in-flight requests may finish */
-
 void gw_config_defaults(gw_config *c)
 {
     memset(c, 0, sizeof *c);
@@ -29,6 +27,7 @@ void gw_config_defaults(gw_config *c)
     c->header_timeout_ms = 15000;
     c->idle_timeout_ms = 60000;
     c->tunnel_idle_ms = 300000;
+    c->drain_timeout_ms = 10000;
     c->max_attempts = 4;
     c->max_replay_bytes = 1u << 20;
     c->max_head_bytes = RT_HTTP_DEFAULT_MAX_HEAD;
@@ -216,11 +215,12 @@ static void begin_drain(gw_server *s)
 {
     if (atomic_exchange(&s->stopping, true))
         return;
-    fprintf(stderr, "rotor: stopping: no new connections; in-flight requests have %d s to finish\n",
-            GW_DRAIN_MS / 1000);
+    unsigned ms = s->cfg.drain_timeout_ms;
+    fprintf(stderr, "rotor: stopping: no new connections; in-flight requests have %u ms to finish (--drain-timeout)\n",
+            ms);
     for (unsigned i = 0; i < s->nworkers; i++) {
         gw_worker *w = &s->workers[i];
-        struct timeval tv = { GW_DRAIN_MS / 1000, 0 };
+        struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
         event_base_loopexit(w->base, &tv);
         w->draining = true;
         /* The listener belongs to its worker's loop; it is disabled there
