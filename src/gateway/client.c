@@ -34,6 +34,12 @@ static void client_free(gw_client *c)
         event_free(c->timer);
     if (c->bev)
         bufferevent_free(c->bev);
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        w->client_list = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
     w->clients--;
     atomic_fetch_sub(&w->srv->clients, 1);
     free(c);
@@ -69,6 +75,10 @@ void gw_client_accept(gw_worker *w, evutil_socket_t fd, const struct sockaddr *s
     c->bev = bev;
     c->timer = evtimer_new(w->base, client_timer_cb, c);
     io_addr_str(sa, c->peer, sizeof c->peer);
+    c->next = w->client_list;
+    if (c->next)
+        c->next->prev = c;
+    w->client_list = c;
     w->clients++;
     unsigned open = atomic_fetch_add(&s->clients, 1) + 1;
     gw_set_nodelay(bev);
@@ -88,6 +98,23 @@ void gw_client_accept(gw_worker *w, evutil_socket_t fd, const struct sockaddr *s
     }
     bufferevent_enable(bev, EV_READ | EV_WRITE);
     gw_client_arm_timer(c, s->cfg.header_timeout_ms);
+}
+
+void gw_client_close_idle(gw_worker *w)
+{
+    gw_client *c = w->client_list;
+    while (c) {
+        gw_client *next = c->next;
+        if (c->state == CS_HEAD && evbuffer_get_length(bufferevent_get_input(c->bev)) == 0)
+            client_free(c);
+        c = next;
+    }
+}
+
+void gw_client_free_all(gw_worker *w)
+{
+    while (w->client_list)
+        client_free(w->client_list);
 }
 
 /* ==== Replies and the end of a request ==== */
@@ -277,7 +304,9 @@ static int handle_request(gw_client *c)
     rt_http_req *req = &c->req;
     const rt_http_hdr *acc = rt_http_find(&req->h, "accept");
     c->json_errors = acc && memmem(acc->value.p, acc->value.n, "application/json", 16) != NULL;
-    c->keep_alive = req->h.keep_alive;
+    /* While draining, the answer says Connection: close, so the client
+     * does not send another request on a connection about to close. */
+    c->keep_alive = req->h.keep_alive && !c->w->draining;
     c->deadline_ms = c->t_start_ms + s->cfg.request_timeout_ms;
     switch (req->h.body) {
     case RT_BODY_LENGTH:

@@ -73,6 +73,7 @@ struct gw_worker {
     gw_upconn *idle_head;     /* most recently parked first */
     unsigned idle_count;
     unsigned clients;
+    gw_client *client_list;   /* every open client connection of this worker */
     bool draining;
 };
 
@@ -115,6 +116,7 @@ typedef enum gw_ustate {
 
 struct gw_client {
     gw_worker *w;
+    gw_client *next, *prev;   /* the worker's client_list */
     struct bufferevent *bev;
     char peer[64];
     gw_cstate state;
@@ -193,6 +195,12 @@ int gw_client_finish(gw_client *c);
 int gw_client_fail(gw_client *c, rt_code code, const char *evidence, const char *hint, uint32_t retry_after_s);
 int gw_client_close(gw_client *c);
 void gw_client_arm_timer(gw_client *c, unsigned ms);
+/* Draining: close every connection that waits between requests with
+ * nothing received; requests under way keep going. */
+void gw_client_close_idle(gw_worker *w);
+/* After the worker's loop ended: free every client left (requests the
+ * drain deadline cut), unlogged. */
+void gw_client_free_all(gw_worker *w);
 
 /* upstream.c */
 /* Start an attempt on a newly picked upstream (or finish with an error when

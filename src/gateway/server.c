@@ -236,6 +236,7 @@ static void on_drain_wake(gw_worker *w)
         w->listener = NULL;
     }
     gw_idle_flush(w);
+    gw_client_close_idle(w);
     if (w->clients == 0)
         event_base_loopexit(w->base, NULL);
 }
@@ -304,6 +305,7 @@ static int worker_init(gw_server *s, gw_worker *w, unsigned id, char *err, size_
 
 static void worker_free(gw_worker *w)
 {
+    gw_client_free_all(w);
     gw_idle_flush(w);
     gw_policy_free(&w->pol);
     if (w->listener)
