@@ -97,6 +97,7 @@ void gw_client_accept(gw_worker *w, evutil_socket_t fd, const struct sockaddr *s
         return;
     }
     bufferevent_enable(bev, EV_READ | EV_WRITE);
+    c->head_begun = true;
     gw_client_arm_timer(c, s->cfg.header_timeout_ms);
 }
 
@@ -204,6 +205,7 @@ int gw_client_finish(gw_client *c)
     if (!c->keep_alive || c->w->draining)
         return gw_client_close(c);
     c->state = CS_HEAD;
+    c->head_begun = false;
     c->t_start_ms = gw_now();
     c->t_wall_ms = io_wall_ms();
     bufferevent_enable(c->bev, EV_READ);
@@ -374,6 +376,13 @@ static int read_head(gw_client *c)
     size_t len = evbuffer_get_length(in);
     if (!len)
         return GW_OK;
+    if (!c->head_begun) {
+        /* The first byte of a request on a kept-alive connection: from now
+         * on the head must be complete within --header-timeout, not the
+         * idle timeout (slowloris on the second request). */
+        c->head_begun = true;
+        gw_client_arm_timer(c, s->cfg.header_timeout_ms);
+    }
     size_t limit = s->cfg.max_head_bytes + 1;
     size_t n = len < limit ? len : limit;
     const char *data = (const char *)evbuffer_pullup(in, (ssize_t)n);

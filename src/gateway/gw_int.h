@@ -121,6 +121,7 @@ struct gw_client {
     char peer[64];
     gw_cstate state;
     struct event *timer;      /* phase deadlines */
+    bool head_begun;          /* the header timeout runs for the current head */
 
     /* the request being handled */
     char *head;               /* owned copy of the request head */
