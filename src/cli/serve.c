@@ -24,6 +24,8 @@ static const char help[] =
 "                          a firewall: anyone who reaches it can spend your pool).\n"
 "  --connect-ports LIST    ports CONNECT may reach, e.g. 443,8443,9000-9100 (default:\n"
 "                          any port except mail and news ports 25,465,587,...).\n"
+"  --allow-clients LIST    client networks that may connect, e.g. 10.0.0.0/8,::1;\n"
+"                          others are closed at accept (default: any client).\n"
 "  --max-clients N         open client connections before new ones get 503 (10000).\n"
 "  --threads N             event-loop threads (default 1).\n"
 "\n"
@@ -73,7 +75,7 @@ enum {
     O_LISTEN = 256, O_POOL, O_LOG, O_AUTH, O_ALLOW_OPEN, O_ROTATION, O_THREADS, O_CONNECT_TIMEOUT, O_READ_TIMEOUT,
     O_REQUEST_TIMEOUT, O_HEADER_TIMEOUT, O_IDLE_TIMEOUT, O_TUNNEL_IDLE, O_MAX_ATTEMPTS, O_MAX_REPLAY,
     O_MAX_HEADER, O_MAX_LINE, O_MAX_CLIENTS, O_CONNECT_PORTS, O_QUIET, O_HELP, O_SIGNATURES,
-    O_DRAIN_TIMEOUT,
+    O_DRAIN_TIMEOUT, O_ALLOW_CLIENTS,
 };
 
 static const struct option opts[] = {
@@ -97,6 +99,7 @@ static const struct option opts[] = {
     { "max-line-bytes", required_argument, 0, O_MAX_LINE },
     { "max-clients", required_argument, 0, O_MAX_CLIENTS },
     { "connect-ports", required_argument, 0, O_CONNECT_PORTS },
+    { "allow-clients", required_argument, 0, O_ALLOW_CLIENTS },
     { "quiet", no_argument, 0, O_QUIET },
     { "signatures", required_argument, 0, O_SIGNATURES },
     { "help", no_argument, 0, O_HELP },
@@ -148,6 +151,7 @@ int cli_serve(int argc, char **argv)
         case O_MAX_LINE: c.max_line_bytes = num("max-line-bytes", optarg, 256, 1ul << 20); break;
         case O_MAX_CLIENTS: c.max_clients = (unsigned)num("max-clients", optarg, 1, 1000000); break;
         case O_CONNECT_PORTS: c.connect_ports = optarg; break;
+        case O_ALLOW_CLIENTS: c.allow_clients = optarg; break;
         case O_QUIET: c.quiet = true; break;
         case O_SIGNATURES: c.signatures_path = optarg; break;
         case 'h':

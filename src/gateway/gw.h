@@ -29,6 +29,7 @@ typedef struct gw_config {
     size_t max_line_bytes;       /* request line limit (414) */
     unsigned max_clients;        /* open client connections per process */
     const char *connect_ports;   /* NULL: any port but the deny list; else "443,8443,1000-2000" */
+    const char *allow_clients;   /* NULL: any client; else "127.0.0.1/32,10.0.0.0/8,::1" */
     const char *signatures_path; /* extra signatures tried before the built-in ones, or NULL */
     bool quiet;
 } gw_config;

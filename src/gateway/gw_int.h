@@ -47,6 +47,7 @@ typedef struct gw_pool {
 } gw_pool;
 
 typedef struct gw_server gw_server;
+typedef struct gw_access gw_access;
 typedef struct gw_worker gw_worker;
 typedef struct gw_client gw_client;
 
@@ -92,6 +93,7 @@ struct gw_server {
     atomic_bool stopping;
     uint16_t connect_ports[64][2]; /* allow-list ranges; n == 0: deny list only */
     unsigned n_connect_ports;
+    gw_access *access;        /* --allow-clients networks, or NULL: any client */
 };
 
 typedef struct gw_attempt {
@@ -249,6 +251,14 @@ int gw_tunnel_begin(gw_client *c);       /* connection ready: send CONNECT or re
 int gw_tunnel_up_read(gw_client *c);
 int gw_tunnel_relay(gw_client *c, bool from_client);
 int gw_tunnel_eof(gw_client *c, bool client_side, short what);
+
+/* access.c: --allow-clients */
+gw_access *gw_access_new(const char *spec, char *err, size_t errlen);
+void gw_access_free(gw_access *a);
+/* May this peer connect? false: the caller closes it (counted and, at most
+ * once a second, logged as a client_refused event). */
+bool gw_access_check(gw_server *s, const struct sockaddr *sa);
+unsigned long gw_access_refused(const gw_access *a);
 
 /* record.c */
 void gw_record_log(gw_client *c);

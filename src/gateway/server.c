@@ -176,7 +176,7 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct socka
 {
     gw_worker *w = arg;
     gw_server *s = w->srv;
-    if (atomic_load(&s->stopping)) {
+    if (atomic_load(&s->stopping) || !gw_access_check(s, sa)) {
         evutil_closesocket(fd);
         return;
     }
@@ -390,6 +390,8 @@ static int setup(gw_server *s, const gw_config *cfg, char *err, size_t errlen)
     }
     if (cfg->connect_ports && parse_ports(s, cfg->connect_ports, err, errlen) != 0)
         return -1;
+    if (cfg->allow_clients && !(s->access = gw_access_new(cfg->allow_clients, err, errlen)))
+        return -1;
     if (!(s->pool = load_all(s, err, errlen)))
         return -1;
     pthread_mutex_init(&s->pool_mu, NULL);
@@ -437,6 +439,9 @@ int gw_run(const gw_config *cfg)
     free(s->workers);
     gw_pool_release(s->pool);
     io_logq_close(s->log);
+    if (s->access)
+        fprintf(stderr, "rotor: %lu connections refused by --allow-clients\n", gw_access_refused(s->access));
+    gw_access_free(s->access);
     fprintf(stderr, "rotor: stopped\n");
     return 0;
 }
