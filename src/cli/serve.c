@@ -38,6 +38,8 @@ static const char help[] =
 "                          a bad file is reported and the old pool kept.\n"
 "  --signatures FILE       extra response signatures (docs/errors.md), tried before the\n"
 "                          built-in ones; reloaded with the pool on SIGHUP.\n"
+"  --dns-server ADDR[:PORT] resolve host names with this server instead of those in\n"
+"                          /etc/resolv.conf (/etc/hosts still applies).\n"
 "  --rotation MODE         round-robin (default), random, least-inflight.\n"
 "                          A request with header 'X-Rotor-Session: ID' sticks to one\n"
 "                          upstream (and fills {session} in backconnect usernames).\n"
@@ -75,7 +77,7 @@ enum {
     O_LISTEN = 256, O_POOL, O_LOG, O_AUTH, O_ALLOW_OPEN, O_ROTATION, O_THREADS, O_CONNECT_TIMEOUT, O_READ_TIMEOUT,
     O_REQUEST_TIMEOUT, O_HEADER_TIMEOUT, O_IDLE_TIMEOUT, O_TUNNEL_IDLE, O_MAX_ATTEMPTS, O_MAX_REPLAY,
     O_MAX_HEADER, O_MAX_LINE, O_MAX_CLIENTS, O_CONNECT_PORTS, O_QUIET, O_HELP, O_SIGNATURES,
-    O_DRAIN_TIMEOUT, O_ALLOW_CLIENTS,
+    O_DRAIN_TIMEOUT, O_ALLOW_CLIENTS, O_DNS_SERVER,
 };
 
 static const struct option opts[] = {
@@ -100,6 +102,7 @@ static const struct option opts[] = {
     { "max-clients", required_argument, 0, O_MAX_CLIENTS },
     { "connect-ports", required_argument, 0, O_CONNECT_PORTS },
     { "allow-clients", required_argument, 0, O_ALLOW_CLIENTS },
+    { "dns-server", required_argument, 0, O_DNS_SERVER },
     { "quiet", no_argument, 0, O_QUIET },
     { "signatures", required_argument, 0, O_SIGNATURES },
     { "help", no_argument, 0, O_HELP },
@@ -152,6 +155,7 @@ int cli_serve(int argc, char **argv)
         case O_MAX_CLIENTS: c.max_clients = (unsigned)num("max-clients", optarg, 1, 1000000); break;
         case O_CONNECT_PORTS: c.connect_ports = optarg; break;
         case O_ALLOW_CLIENTS: c.allow_clients = optarg; break;
+        case O_DNS_SERVER: c.dns_server = optarg; break;
         case O_QUIET: c.quiet = true; break;
         case O_SIGNATURES: c.signatures_path = optarg; break;
         case 'h':

@@ -30,6 +30,7 @@ typedef struct gw_config {
     unsigned max_clients;        /* open client connections per process */
     const char *connect_ports;   /* NULL: any port but the deny list; else "443,8443,1000-2000" */
     const char *allow_clients;   /* NULL: any client; else "127.0.0.1/32,10.0.0.0/8,::1" */
+    const char *dns_server;      /* "ADDR[:PORT]" instead of /etc/resolv.conf, or NULL */
     const char *signatures_path; /* extra signatures tried before the built-in ones, or NULL */
     bool quiet;
 } gw_config;

@@ -268,9 +268,20 @@ static int worker_init(gw_server *s, gw_worker *w, unsigned id, char *err, size_
         snprintf(err, errlen, "cannot create an event loop");
         return -1;
     }
-    w->dns = evdns_base_new(w->base, EVDNS_BASE_INITIALIZE_NAMESERVERS | EVDNS_BASE_DISABLE_WHEN_INACTIVE);
-    if (!w->dns) /* no resolv.conf: numeric hosts still work */
+    if (s->cfg.dns_server) {
+        /* One resolver named on the command line; /etc/hosts still applies. */
         w->dns = evdns_base_new(w->base, EVDNS_BASE_DISABLE_WHEN_INACTIVE);
+        if (!w->dns || evdns_base_nameserver_ip_add(w->dns, s->cfg.dns_server) != 0) {
+            snprintf(err, errlen, "--dns-server '%s': expected a numeric address, e.g. 127.0.0.53 or [::1]:5353",
+                     s->cfg.dns_server);
+            return -1;
+        }
+        evdns_base_load_hosts(w->dns, NULL);
+    } else {
+        w->dns = evdns_base_new(w->base, EVDNS_BASE_INITIALIZE_NAMESERVERS | EVDNS_BASE_DISABLE_WHEN_INACTIVE);
+        if (!w->dns) /* no resolv.conf: numeric hosts still work */
+            w->dns = evdns_base_new(w->base, EVDNS_BASE_DISABLE_WHEN_INACTIVE);
+    }
     unsigned flags = LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_EXEC;
     if (s->nworkers > 1)
         flags |= LEV_OPT_REUSEABLE_PORT;
