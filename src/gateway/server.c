@@ -325,8 +325,14 @@ static void worker_free(gw_worker *w)
     for (size_t i = 0; i < sizeof evs / sizeof evs[0]; i++)
         if (evs[i])
             event_free(evs[i]);
-    if (w->dns)
-        evdns_base_free(w->dns, 0);
+    if (w->dns) {
+        /* Fail lookups still pending (a connection freed while resolving
+         * holds a reference until its lookup ends), then run the loop once
+         * so their callbacks release what they hold. */
+        evdns_base_free(w->dns, 1);
+        if (w->base)
+            event_base_loop(w->base, EVLOOP_NONBLOCK);
+    }
     if (w->base)
         event_base_free(w->base);
 }
