@@ -224,7 +224,12 @@ gw_next gw_policy_after_attempt(gw_client *c, const gw_outcome *o, rt_code *code
     size_t idx = (size_t)c->up_idx;
     const rt_upstream *u = &c->pool->pool.v[idx];
     rt_outlier *ol = outlier_for(c);
-    if ((v.flags & RT_RETRY_F_QUARANTINE) && ol && !rt_outlier_quarantined(ol, idx, now)) {
+    /* Only a failure of the entry itself (its credentials, its address,
+     * its CONNECT support) quarantines it: a target name that does not
+     * resolve is the URL's fault, and quarantining `direct` or a proxy for
+     * it would fail every later request to every site. */
+    if ((v.flags & RT_RETRY_F_QUARANTINE) && rt_code_counts_for_outlier(code) && ol &&
+        !rt_outlier_quarantined(ol, idx, now)) {
         rt_outlier_quarantine(ol, idx, now);
         if (p->quarantine_code)
             p->quarantine_code[idx] = code;
