@@ -259,6 +259,9 @@ void gw_access_free(gw_access *a);
  * once a second, logged as a client_refused event). */
 bool gw_access_check(gw_server *s, const struct sockaddr *sa);
 unsigned long gw_access_refused(const gw_access *a);
+/* 0, or -1 with why in err when a pool entry names rotor's own listener
+ * (requests through it would loop back into rotor). */
+int gw_pool_check_loop(const gw_server *s, const rt_pool *p, char *err, size_t errlen);
 
 /* record.c */
 void gw_record_log(gw_client *c);

@@ -117,6 +117,10 @@ static gw_pool *load_all(gw_server *s, char *err, size_t errlen)
     rt_pool p;
     if (load_pool(&s->cfg, &p, err, errlen) != 0)
         return NULL;
+    if (gw_pool_check_loop(s, &p, err, errlen) != 0) {
+        rt_pool_clear(&p);
+        return NULL;
+    }
     rt_sigset *sigs = load_sigs(&s->cfg, err, errlen);
     if (!sigs) {
         rt_pool_clear(&p);
