@@ -20,6 +20,18 @@ def connect_req(hostport, extra=""):
     return ("CONNECT %s HTTP/1.1\r\nHost: %s\r\n%s\r\n" % (hostport, hostport, extra)).encode()
 
 
+def read_connect(c):
+    """The answer to a CONNECT: a 200 has no body (the tunnel follows), a
+    refusal has a Content-Length body."""
+    r = c.read_response(head_request=True)
+    n = int(r.header("content-length") or 0)
+    if r.status != 200 and n:
+        c._until(lambda: len(c.buf) >= n, time.monotonic() + 5)
+        r.body, c.buf = c.buf[:n], c.buf[n:]
+        r.raw += r.body
+    return r
+
+
 def expect(resp, status, code, proxy_status=None):
     assert resp.status == status, "expected %d %s, got %r" % (status, code, resp)
     assert resp.header("x-rotor-error") == code, resp.headers
@@ -36,11 +48,11 @@ def test_connect_to_mail_ports_refused_by_default(rotor, nginx):
     for port in (25, 465, 587, 2525, 110, 143, 993, 995, 119, 563):
         with peers.RawConn(gw.port) as c:
             c.send(connect_req("127.0.0.1:%d" % port))
-            expect(c.read_response(), 403, "client_forbidden_port", "http_request_denied")
+            expect(read_connect(c), 403, "client_forbidden_port", "http_request_denied")
     # Any other port is allowed without --connect-ports.
     with peers.RawConn(gw.port) as c:
         c.send(connect_req("127.0.0.1:%d" % nginx.http_port))
-        assert c.read_response().status == 200
+        assert read_connect(c).status == 200
     recs = gw.wait_records(lambda r: r.get("code") == "client_forbidden_port", 10)
     assert len(recs) == 10 and all(r["origin"] == "client" for r in recs)
 
@@ -52,7 +64,7 @@ def test_connect_ports_allow_list(rotor, nginx, origin, certs):
     for port in (origin.port, 25, 8443):
         with peers.RawConn(gw.port) as c:
             c.send(connect_req("127.0.0.1:%d" % port))
-            expect(c.read_response(), 403, "client_forbidden_port")
+            expect(read_connect(c), 403, "client_forbidden_port")
     # Plain HTTP requests are not CONNECT: the list does not apply to them.
     r = peers.curl("-x", gw.proxy_url, origin.url + "/plain")
     assert r.returncode == 0 and r.stdout.startswith(b"origin ok"), r.stderr
@@ -83,7 +95,7 @@ def test_request_to_own_listener_is_a_loop(rotor):
         expect(resp, 508, "client_loop_detected", "proxy_loop_detected")
     with peers.RawConn(gw.port) as c:
         c.send(connect_req("127.0.0.1:%d" % gw.port))
-        expect(c.read_response(), 508, "client_loop_detected", "proxy_loop_detected")
+        expect(read_connect(c), 508, "client_loop_detected", "proxy_loop_detected")
 
 
 def test_pool_entry_naming_own_listener_refused(rotor, rotor_refused, run_dir, origin):
@@ -169,14 +181,14 @@ def test_client_auth_required_for_connect_and_plain(rotor, nginx):
     for extra in ("", bad, "Proxy-Authorization: Bearer x\r\n"):
         with peers.RawConn(gw.port) as c:
             c.send(connect_req(target, extra))
-            resp = c.read_response()
+            resp = read_connect(c)
             expect(resp, 407, "client_auth_required")
             assert (resp.header("proxy-authenticate") or "").lower().startswith("basic")
         resp = peers.raw_exchange(gw.port, ("GET %s/ HTTP/1.1\r\nHost: %s\r\n%s\r\n" % (nginx.url, target, extra)).encode())
         expect(resp, 407, "client_auth_required")
     with peers.RawConn(gw.port) as c:
         c.send(connect_req(target, good))
-        assert c.read_response().status == 200
+        assert read_connect(c).status == 200
         c.send(("GET / HTTP/1.1\r\nHost: %s\r\n\r\n" % target).encode())
         assert c.read_response().body == b"hello from nginx\n"
 
@@ -235,7 +247,7 @@ def test_upstream_secrets_never_shown(rotor, rotor_bin, lab, nginx, origin, cert
     for i in range(7):
         with peers.RawConn(gw.port) as c:
             c.send(connect_req("127.0.0.1:%d" % nginx.https_port, "Accept: application/json\r\n"))
-            seen.append(c.read_response().raw.decode("latin-1"))
+            seen.append(read_connect(c).raw.decode("latin-1"))
     # A reload that fails on a line with credentials, then a good one.
     gw.write_pool("\n".join(lines) + "\nhttp://alice:%s@127.0.0.1:notaport\n" % wrong)
     gw.sighup()
