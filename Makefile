@@ -1,7 +1,9 @@
 # Thin wrapper over CMake/ctest/pytest for the README's commands.
 #   make          build ./build/rotor
 #   make check    install missing packages, build, unit tests (plain and
-#                 ASan+UBSan), fuzz smoke runs, integration tests
+#                 ASan+UBSan), fuzz smoke runs, integration tests against
+#                 the ASan+UBSan build (plus one valgrind scenario on the
+#                 plain build), then against the plain build
 #   make demo     run the gateway on the embedded simulated pool
 #   make bench    performance comparison (not part of check)
 #   make fuzz     run every fuzz target for FUZZ_SECONDS each
@@ -58,7 +60,7 @@ integration-asan: build
 
 check:
 	@bash scripts/install-deps.sh check
-	$(MAKE) unit unit-asan fuzz-smoke integration
+	$(MAKE) unit unit-asan fuzz-smoke integration-asan integration
 
 demo: build
 	@bash scripts/demo.sh $(abspath $(BUILD))/rotor
