@@ -331,3 +331,17 @@ def test_connect_timeout_proxy_and_target(rotor):
     finally:
         filler.close()
         ls.close()
+
+
+def test_client_leaving_stops_the_request(rotor, origin):
+    """A client that gives up while rotor waits for the upstream ends the
+    request at once (client_closed): no attempts run on for nobody."""
+    gw = rotor("direct\n")
+    t = tag("leaver")
+    c = peers.RawConn(gw.port)
+    c.send(get_req("%s/slow?ms=4000&%s" % (origin.url, t), "127.0.0.1:%d" % origin.port))
+    time.sleep(0.3)
+    c.close()
+    recs = gw.wait_records(lambda r: t in r.get("url", ""), 1, timeout=3)
+    assert recs, "no log record within 3 s of the client leaving: rotor kept waiting for the upstream"
+    assert recs[0]["code"] == "client_closed" and recs[0]["ms"] < 2000, recs[0]
