@@ -195,6 +195,7 @@ static void reset_request(gw_client *c)
     c->retry_delay_ms = 0;
     c->retries = 0;
     c->stale_retry_used = false;
+    c->redo_same = false;
 }
 
 int gw_client_finish(gw_client *c)

@@ -434,6 +434,8 @@ int gw_exchange_up_eof(gw_client *c, short what)
         /* A parked connection the hop had already closed: not the hop's
          * failure. Redo the same attempt once on a fresh connection. */
         c->stale_retry_used = true;
+        c->redo_same = true;
+        c->redo_idx = c->up_idx;
         c->natt--;
         gw_attempt_end(c);
         return gw_attempt_start(c);

@@ -156,6 +156,8 @@ struct gw_client {
     bool in_dial;             /* inside the connect call: events are queued */
     short dial_events;        /* events reported during the connect call */
     bool stale_retry_used;    /* one free redo after a reused idle connection died */
+    bool redo_same;           /* the next pick is that redo: same entry as redo_idx */
+    long redo_idx;
     char auth[600];           /* Proxy-Authorization for this attempt, or "" */
     char exit_token[96];      /* session token filled into a {session} slot */
     rt_retry_state rs;        /* the retry decision's per-request state */

@@ -322,6 +322,14 @@ static long pick(gw_client *c)
 {
     gw_worker *w = c->w;
     size_t n = c->pool->pool.n;
+    if (c->redo_same) {
+        /* A redo after a stale idle connection is the same attempt: it
+         * stays on the entry rotation picked, and the rotation does not
+         * move twice for one request. */
+        c->redo_same = false;
+        if (c->redo_idx >= 0 && (size_t)c->redo_idx < n && gw_policy_usable(c, (size_t)c->redo_idx))
+            return c->redo_idx;
+    }
     w->picker.in_flight = (const uint32_t *)c->pool->in_flight;
     long idx = rt_pick(&w->picker, n, &w->rng, rt_slice_cstr(c->session), usable_entry, c);
     if (idx < 0 && c->natt)
