@@ -25,6 +25,8 @@ static const char help[] =
 "                          a firewall: anyone who reaches it can spend your pool).\n"
 "  --connect-ports LIST    ports CONNECT may reach, e.g. 443,8443,9000-9100 (default:\n"
 "                          any port except mail and news ports 25,465,587,...).\n"
+"  --allow-clients LIST    client networks that may connect, e.g. 10.0.0.0/8,::1;\n"
+"                          others are closed at accept (default: any client).\n"
 "  --max-clients N         open client connections before new ones get 503 (10000).\n"
 "  --threads N             event-loop threads sharing the port (default: one per core).\n"
 "\n"
@@ -49,6 +51,8 @@ static const char help[] =
 "  --domain-rate R         requests per second started per domain and thread (0: none).\n"
 "  --signatures FILE       extra response signatures (docs/errors.md), tried before the\n"
 "                          built-in ones; reloaded with the pool on SIGHUP.\n"
+"  --dns-server ADDR[:PORT] resolve host names with this server instead of those in\n"
+"                          /etc/resolv.conf (/etc/hosts still applies).\n"
 "  --rotation MODE         round-robin (default), random, least-inflight.\n"
 "                          A request with header 'X-Rotor-Session: ID' sticks to one\n"
 "                          upstream (and fills {session} in backconnect usernames).\n"
@@ -61,6 +65,7 @@ static const char help[] =
 "  --header-timeout MS     a client must send its request head within this (15000).\n"
 "  --idle-timeout MS       keep-alive client connection with no request (60000).\n"
 "  --tunnel-idle MS        CONNECT tunnel with no bytes either way (300000).\n"
+"  --drain-timeout MS      after SIGTERM, how long in-flight requests may finish (10000).\n"
 "  --max-replay BYTES      request body kept to resend on a retry (1048576).\n"
 "  --hold-bytes BYTES      responses up to this size are held until complete, so a\n"
 "                          body cut mid-way is retried unseen (65536; 0: never hold).\n"
@@ -103,8 +108,9 @@ static const char help[] =
 "                          'retry-non-idempotent'); '#' starts a comment. Flags on the\n"
 "                          command line win over the file.\n"
 "\n"
-"Signals: SIGHUP reloads the pool and reopens the log; SIGTERM/SIGINT stop\n"
-"accepting, let in-flight requests finish (10 s at most) and exit 0.\n"
+"Signals: SIGHUP reloads the pool and signatures and reopens the log;\n"
+"SIGTERM/SIGINT stop accepting, close idle connections, let in-flight requests\n"
+"finish (--drain-timeout at most) and exit 0.\n"
 "\n"
 "Responses rotor generates carry X-Rotor-Error, X-Rotor-Origin, X-Rotor-Attempts,\n"
 "Via and Proxy-Status (RFC 9209); passed-through responses carry X-Rotor-Origin:\n"
@@ -120,6 +126,7 @@ enum {
     O_MAX_HEADER, O_MAX_LINE, O_MAX_CLIENTS, O_CONNECT_PORTS, O_QUIET, O_HELP, O_SIGNATURES, O_HOLD_BYTES, O_RETRIES, O_RETRY_NON_IDEMPOTENT, O_BACKOFF_BASE,
     O_BACKOFF_CAP, O_BUDGET_RATIO, O_BUDGET_MIN, O_BREAKER_THRESHOLD, O_BREAKER_WINDOW, O_BREAKER_MIN,
     O_BREAKER_COOLDOWN, O_EJECT_AFTER, O_EJECT_TIME, O_MAX_EJECTED, O_QUARANTINE_TIME, O_BAN_TTL, O_CONFIG, O_FALLBACK_POOL, O_FALLBACK_COOLDOWN, O_MAX_INFLIGHT, O_DOMAIN_CONCURRENCY, O_DOMAIN_RATE, O_ADMIN, O_ADMIN_AUTH,
+    O_DRAIN_TIMEOUT, O_ALLOW_CLIENTS, O_DNS_SERVER,
 };
 
 static const struct option opts[] = {
@@ -136,12 +143,15 @@ static const struct option opts[] = {
     { "header-timeout", required_argument, 0, O_HEADER_TIMEOUT },
     { "idle-timeout", required_argument, 0, O_IDLE_TIMEOUT },
     { "tunnel-idle", required_argument, 0, O_TUNNEL_IDLE },
+    { "drain-timeout", required_argument, 0, O_DRAIN_TIMEOUT },
     { "max-attempts", required_argument, 0, O_MAX_ATTEMPTS },
     { "max-replay", required_argument, 0, O_MAX_REPLAY },
     { "max-header-bytes", required_argument, 0, O_MAX_HEADER },
     { "max-line-bytes", required_argument, 0, O_MAX_LINE },
     { "max-clients", required_argument, 0, O_MAX_CLIENTS },
     { "connect-ports", required_argument, 0, O_CONNECT_PORTS },
+    { "allow-clients", required_argument, 0, O_ALLOW_CLIENTS },
+    { "dns-server", required_argument, 0, O_DNS_SERVER },
     { "quiet", no_argument, 0, O_QUIET },
     { "signatures", required_argument, 0, O_SIGNATURES },
     { "hold-bytes", required_argument, 0, O_HOLD_BYTES },
@@ -229,6 +239,9 @@ static int apply(gw_config *c, int o, const char *arg, const char **config_path)
     case O_CONNECT_PORTS: c->connect_ports = arg; break;
     case O_QUIET: c->quiet = true; break;
     case O_SIGNATURES: c->signatures_path = arg; break;
+    case O_DRAIN_TIMEOUT: c->drain_timeout_ms = (unsigned)num("drain-timeout", arg, 0, MS_MAX); break;
+    case O_ALLOW_CLIENTS: c->allow_clients = arg; break;
+    case O_DNS_SERVER: c->dns_server = arg; break;
     case O_ADMIN: c->admin = arg; break;
     case O_ADMIN_AUTH: c->admin_auth = arg; break;
     case O_HOLD_BYTES: c->hold_bytes = num("hold-bytes", arg, 0, 16ul << 20); break;

@@ -40,6 +40,12 @@ static void client_free(gw_client *c)
         event_free(c->timer);
     if (c->bev)
         bufferevent_free(c->bev);
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        w->client_list = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
     w->clients--;
     atomic_fetch_sub(&w->srv->clients, 1);
     free(c);
@@ -77,6 +83,10 @@ void gw_client_accept(gw_worker *w, evutil_socket_t fd, const struct sockaddr *s
     c->bev = bev;
     c->timer = evtimer_new(w->base, client_timer_cb, c);
     io_addr_str(sa, c->peer, sizeof c->peer);
+    c->next = w->client_list;
+    if (c->next)
+        c->next->prev = c;
+    w->client_list = c;
     w->clients++;
     unsigned open = atomic_fetch_add(&s->clients, 1) + 1;
     gw_set_nodelay(bev);
@@ -96,7 +106,25 @@ void gw_client_accept(gw_worker *w, evutil_socket_t fd, const struct sockaddr *s
         return;
     }
     bufferevent_enable(bev, EV_READ | EV_WRITE);
+    c->head_begun = true;
     gw_client_arm_timer(c, s->cfg.header_timeout_ms);
+}
+
+void gw_client_close_idle(gw_worker *w)
+{
+    gw_client *c = w->client_list;
+    while (c) {
+        gw_client *next = c->next;
+        if (c->state == CS_HEAD && evbuffer_get_length(bufferevent_get_input(c->bev)) == 0)
+            client_free(c);
+        c = next;
+    }
+}
+
+void gw_client_free_all(gw_worker *w)
+{
+    while (w->client_list)
+        client_free(w->client_list);
 }
 
 /* ==== Replies and the end of a request ==== */
@@ -212,6 +240,7 @@ int gw_client_finish(gw_client *c)
     if (!c->keep_alive || c->w->draining)
         return gw_client_close(c);
     c->state = CS_HEAD;
+    c->head_begun = false;
     c->t_start_ms = gw_now();
     c->t_wall_ms = io_wall_ms();
     bufferevent_enable(c->bev, EV_READ);
@@ -328,7 +357,9 @@ static int handle_request(gw_client *c)
     rt_http_req *req = &c->req;
     const rt_http_hdr *acc = rt_http_find(&req->h, "accept");
     c->json_errors = acc && memmem(acc->value.p, acc->value.n, "application/json", 16) != NULL;
-    c->keep_alive = req->h.keep_alive;
+    /* While draining, the answer says Connection: close, so the client
+     * does not send another request on a connection about to close. */
+    c->keep_alive = req->h.keep_alive && !c->w->draining;
     c->deadline_ms = c->t_start_ms + s->cfg.request_timeout_ms;
     switch (req->h.body) {
     case RT_BODY_LENGTH:
@@ -396,6 +427,13 @@ static int read_head(gw_client *c)
     size_t len = evbuffer_get_length(in);
     if (!len)
         return GW_OK;
+    if (!c->head_begun) {
+        /* The first byte of a request on a kept-alive connection: from now
+         * on the head must be complete within --header-timeout, not the
+         * idle timeout (slowloris on the second request). */
+        c->head_begun = true;
+        gw_client_arm_timer(c, s->cfg.header_timeout_ms);
+    }
     size_t limit = s->cfg.max_head_bytes + 1;
     size_t n = len < limit ? len : limit;
     const char *data = (const char *)evbuffer_pullup(in, (ssize_t)n);

@@ -63,8 +63,9 @@ int gw_exchange_client_read(gw_client *c)
 {
     if (c->req_done) {
         /* The next request may already be here (pipelining): leave it in
-         * the buffer and stop reading until this exchange ends. */
-        bufferevent_disable(c->bev, EV_READ);
+         * the buffer for when this exchange ends. Reading stays on (bounded
+         * by the read high-water mark) so a client that goes away is seen
+         * at once and its attempts stop, rather than running on for nobody. */
         return GW_OK;
     }
     if (!c->up || c->ustate < US_HEAD_WAIT)
@@ -100,8 +101,6 @@ int gw_exchange_client_read(gw_client *c)
             c->req_done = done;
         }
     }
-    if (c->req_done)
-        bufferevent_disable(c->bev, EV_READ);
     return GW_OK;
 }
 

@@ -43,6 +43,7 @@ typedef struct gw_config {
     unsigned header_timeout_ms;  /* a client must send a complete head within this */
     unsigned idle_timeout_ms;    /* keep-alive idle client connections */
     unsigned tunnel_idle_ms;     /* a CONNECT tunnel with no bytes either way */
+    unsigned drain_timeout_ms;   /* SIGTERM: how long in-flight requests may finish */
     unsigned max_attempts;       /* attempts per request, first one included */
     size_t max_replay_bytes;     /* request body kept for retries */
     size_t hold_bytes;           /* responses up to this Content-Length are held until whole,
@@ -51,6 +52,8 @@ typedef struct gw_config {
     size_t max_line_bytes;       /* request line limit (414) */
     unsigned max_clients;        /* open client connections per process */
     const char *connect_ports;   /* NULL: any port but the deny list; else "443,8443,1000-2000" */
+    const char *allow_clients;   /* NULL: any client; else "127.0.0.1/32,10.0.0.0/8,::1" */
+    const char *dns_server;      /* "ADDR[:PORT]" instead of /etc/resolv.conf, or NULL */
     const char *signatures_path; /* extra signatures tried before the built-in ones, or NULL */
     gw_policy_cfg policy;
     const char *admin;           /* admin HTTP server "127.0.0.1:8898", or NULL for none */

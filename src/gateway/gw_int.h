@@ -51,6 +51,7 @@ typedef struct gw_pool {
 } gw_pool;
 
 typedef struct gw_server gw_server;
+typedef struct gw_access gw_access;
 typedef struct gw_worker gw_worker;
 typedef struct gw_client gw_client;
 
@@ -81,6 +82,7 @@ struct gw_worker {
     unsigned clients;
     atomic_bool draining;     /* set by the signal thread, read by this worker */
     struct gw_wstats *st;     /* statistics, snapshots, commands (stats.h) */
+    gw_client *client_list;   /* every open client connection of this worker */
 };
 
 struct gw_server {
@@ -99,6 +101,7 @@ struct gw_server {
     uint16_t connect_ports[64][2]; /* allow-list ranges; n == 0: deny list only */
     unsigned n_connect_ports;
     struct adm_server *admin; /* admin thread (src/admin), or NULL */
+    gw_access *access;        /* --allow-clients networks, or NULL: any client */
 };
 
 typedef struct gw_attempt {
@@ -123,10 +126,12 @@ typedef enum gw_ustate {
 
 struct gw_client {
     gw_worker *w;
+    gw_client *next, *prev;   /* the worker's client_list */
     struct bufferevent *bev;
     char peer[64];
     gw_cstate state;
     struct event *timer;      /* phase deadlines */
+    bool head_begun;          /* the header timeout runs for the current head */
 
     /* the request being handled */
     char *head;               /* owned copy of the request head */
@@ -212,6 +217,12 @@ int gw_client_finish(gw_client *c);
 int gw_client_fail(gw_client *c, rt_code code, const char *evidence, const char *hint, uint32_t retry_after_s);
 int gw_client_close(gw_client *c);
 void gw_client_arm_timer(gw_client *c, unsigned ms);
+/* Draining: close every connection that waits between requests with
+ * nothing received; requests under way keep going. */
+void gw_client_close_idle(gw_worker *w);
+/* After the worker's loop ended: free every client left (requests the
+ * drain deadline cut), unlogged. */
+void gw_client_free_all(gw_worker *w);
 
 /* upstream.c */
 /* Start an attempt on a newly picked upstream (or finish with an error when
@@ -259,6 +270,17 @@ int gw_tunnel_begin(gw_client *c);       /* connection ready: send CONNECT or re
 int gw_tunnel_up_read(gw_client *c);
 int gw_tunnel_relay(gw_client *c, bool from_client);
 int gw_tunnel_eof(gw_client *c, bool client_side, short what);
+
+/* access.c: --allow-clients */
+gw_access *gw_access_new(const char *spec, char *err, size_t errlen);
+void gw_access_free(gw_access *a);
+/* May this peer connect? false: the caller closes it (counted and, at most
+ * once a second, logged as a client_refused event). */
+bool gw_access_check(gw_server *s, const struct sockaddr *sa);
+unsigned long gw_access_refused(const gw_access *a);
+/* 0, or -1 with why in err when a pool entry names rotor's own listener
+ * (requests through it would loop back into rotor). */
+int gw_pool_check_loop(const gw_server *s, const rt_pool *p, char *err, size_t errlen);
 
 /* record.c */
 void gw_record_log(gw_client *c);

@@ -323,7 +323,10 @@ gw_next gw_policy_after_attempt(gw_client *c, const gw_outcome *o, rt_code *code
     size_t idx = (size_t)c->up_idx;
     const rt_upstream *u = &c->pool->pool.v[idx];
     rt_outlier *ol = outlier_for(c);
-    if ((v.flags & RT_RETRY_F_QUARANTINE) && ol && !rt_outlier_quarantined(ol, idx, now)) {
+    /* The retry decision sets QUARANTINE only for failures of the entry
+     * itself (credentials, address, account), never for the target's hop. */
+    if ((v.flags & RT_RETRY_F_QUARANTINE) && ol &&
+        !rt_outlier_quarantined(ol, idx, now)) {
         rt_outlier_quarantine(ol, idx, now);
         if (p->quarantine_code)
             p->quarantine_code[idx] = code;

@@ -18,8 +18,6 @@
 #include "gateway/stats.h"
 #include "io/clock.h"
 
-#define GW_DRAIN_MS 10000 /* SIGTERM: how long in-flight requests may finish */
-
 void gw_config_defaults(gw_config *c)
 {
     memset(c, 0, sizeof *c);
@@ -33,6 +31,7 @@ void gw_config_defaults(gw_config *c)
     c->header_timeout_ms = 15000;
     c->idle_timeout_ms = 60000;
     c->tunnel_idle_ms = 300000;
+    c->drain_timeout_ms = 10000;
     c->max_attempts = 4;
     c->max_replay_bytes = 1u << 20;
     c->fallback_cooldown_ms = 300000;
@@ -184,7 +183,7 @@ static gw_pool *load_all(gw_server *s, char *err, size_t errlen)
     size_t starts[GW_MAX_FALLBACKS + 2];
     if (load_pool(&s->cfg, &p, err, errlen) != 0)
         return NULL;
-    if (load_fallbacks(&s->cfg, &p, starts, err, errlen) != 0) {
+    if (load_fallbacks(&s->cfg, &p, starts, err, errlen) != 0 || gw_pool_check_loop(s, &p, err, errlen) != 0) {
         rt_pool_clear(&p);
         return NULL;
     }
@@ -252,7 +251,7 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct socka
 {
     gw_worker *w = arg;
     gw_server *s = w->srv;
-    if (atomic_load(&s->stopping)) {
+    if (atomic_load(&s->stopping) || !gw_access_check(s, sa)) {
         evutil_closesocket(fd);
         return;
     }
@@ -291,11 +290,12 @@ static void begin_drain(gw_server *s)
 {
     if (atomic_exchange(&s->stopping, true))
         return;
-    fprintf(stderr, "rotor: stopping: no new connections; in-flight requests have %d s to finish\n",
-            GW_DRAIN_MS / 1000);
+    unsigned ms = s->cfg.drain_timeout_ms;
+    fprintf(stderr, "rotor: stopping: no new connections; in-flight requests have %u ms to finish (--drain-timeout)\n",
+            ms);
     for (unsigned i = 0; i < s->nworkers; i++) {
         gw_worker *w = &s->workers[i];
-        struct timeval tv = { GW_DRAIN_MS / 1000, 0 };
+        struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
         event_base_loopexit(w->base, &tv);
         w->draining = true;
         /* The listener belongs to its worker's loop; it is disabled there
@@ -311,6 +311,7 @@ static void on_drain_wake(gw_worker *w)
         w->listener = NULL;
     }
     gw_idle_flush(w);
+    gw_client_close_idle(w);
     if (w->clients == 0)
         event_base_loopexit(w->base, NULL);
 }
@@ -343,9 +344,20 @@ static int worker_init(gw_server *s, gw_worker *w, unsigned id, char *err, size_
         snprintf(err, errlen, "cannot create an event loop");
         return -1;
     }
-    w->dns = evdns_base_new(w->base, EVDNS_BASE_INITIALIZE_NAMESERVERS | EVDNS_BASE_DISABLE_WHEN_INACTIVE);
-    if (!w->dns) /* no resolv.conf: numeric hosts still work */
+    if (s->cfg.dns_server) {
+        /* One resolver named on the command line; /etc/hosts still applies. */
         w->dns = evdns_base_new(w->base, EVDNS_BASE_DISABLE_WHEN_INACTIVE);
+        if (!w->dns || evdns_base_nameserver_ip_add(w->dns, s->cfg.dns_server) != 0) {
+            snprintf(err, errlen, "--dns-server '%s': expected a numeric address, e.g. 127.0.0.53 or [::1]:5353",
+                     s->cfg.dns_server);
+            return -1;
+        }
+        evdns_base_load_hosts(w->dns, NULL);
+    } else {
+        w->dns = evdns_base_new(w->base, EVDNS_BASE_INITIALIZE_NAMESERVERS | EVDNS_BASE_DISABLE_WHEN_INACTIVE);
+        if (!w->dns) /* no resolv.conf: numeric hosts still work */
+            w->dns = evdns_base_new(w->base, EVDNS_BASE_DISABLE_WHEN_INACTIVE);
+    }
     unsigned flags = LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_EXEC;
     if (s->nworkers > 1)
         flags |= LEV_OPT_REUSEABLE_PORT;
@@ -381,6 +393,7 @@ static int worker_init(gw_server *s, gw_worker *w, unsigned id, char *err, size_
 
 static void worker_free(gw_worker *w)
 {
+    gw_client_free_all(w);
     gw_idle_flush(w);
     gw_stats_worker_free(w);
     gw_policy_free(&w->pol);
@@ -390,8 +403,14 @@ static void worker_free(gw_worker *w)
     for (size_t i = 0; i < sizeof evs / sizeof evs[0]; i++)
         if (evs[i])
             event_free(evs[i]);
-    if (w->dns)
-        evdns_base_free(w->dns, 0);
+    if (w->dns) {
+        /* Fail lookups still pending (a connection freed while resolving
+         * holds a reference until its lookup ends), then run the loop once
+         * so their callbacks release what they hold. */
+        evdns_base_free(w->dns, 1);
+        if (w->base)
+            event_base_loop(w->base, EVLOOP_NONBLOCK);
+    }
     if (w->base)
         event_base_free(w->base);
 }
@@ -466,6 +485,8 @@ static int setup(gw_server *s, const gw_config *cfg, char *err, size_t errlen)
     }
     if (cfg->connect_ports && parse_ports(s, cfg->connect_ports, err, errlen) != 0)
         return -1;
+    if (cfg->allow_clients && !(s->access = gw_access_new(cfg->allow_clients, err, errlen)))
+        return -1;
     if (!(s->pool = load_all(s, err, errlen)))
         return -1;
     pthread_mutex_init(&s->pool_mu, NULL);
@@ -520,6 +541,9 @@ int gw_run(const gw_config *cfg)
     free(s->workers);
     gw_pool_release(s->pool);
     io_logq_close(s->log);
+    if (s->access)
+        fprintf(stderr, "rotor: %lu connections refused by --allow-clients\n", gw_access_refused(s->access));
+    gw_access_free(s->access);
     fprintf(stderr, "rotor: stopped\n");
     return 0;
 }

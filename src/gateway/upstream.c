@@ -253,7 +253,10 @@ int gw_attempt_timeout(gw_client *c)
         return gw_client_finish(c);
     }
     bool connected = c->ustate != US_DIALING;
-    gw_seen seen = { .phase = gw_phase_now(c, false), .timed_out = true };
+    /* A dialing connection without a socket yet is still resolving the
+     * hop's name: the timeout is the DNS lookup's, not the handshake's. */
+    bool resolving = !connected && c->up && bufferevent_getfd(c->up->bev) < 0;
+    gw_seen seen = { .phase = gw_phase_now(c, resolving), .timed_out = true };
     char cev[GW_EVIDENCE];
     rt_code code = gw_classify(c, &seen, cev, sizeof cev);
     snprintf(ev, sizeof ev, "%.150s after %u ms", cev, connected ? cfg->read_timeout_ms : cfg->connect_timeout_ms);

@@ -138,8 +138,12 @@ def rotor(request, rotor_bin, run_dir):
         return g
 
     yield start
-    for g in started:
+    problems = []
+    for i, g in enumerate(started):
         g.stop()
+        problems += ["rotor #%d: %s" % (i, p) for p in g.problems()]
+    if problems:
+        pytest.fail("\n\n".join(problems), pytrace=False)
 
 
 @pytest.fixture

@@ -627,12 +627,41 @@ class RotorError(RuntimeError):
     pass
 
 
+# What AddressSanitizer, LeakSanitizer and UndefinedBehaviorSanitizer print
+# when they find something (a sanitized rotor is built with
+# -fno-sanitize-recover, so a report also ends the process).
+SANITIZER_MARKERS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:",
+                     "SUMMARY: AddressSanitizer", "SUMMARY: UndefinedBehaviorSanitizer",
+                     "WARNING: AddressSanitizer", "ThreadSanitizer")
+
+
+def sanitizer_report(text):
+    """The sanitizer report in a process's stderr (from its first marker,
+    at most 4000 characters), or None when there is none."""
+    at = [text.find(m) for m in SANITIZER_MARKERS if m in text]
+    if not at:
+        return None
+    start = text.rfind("\n", 0, min(at)) + 1
+    return text[start:start + 4000]
+
+
+def drain_seconds(argv):
+    """The --drain-timeout given in argv (seconds), or rotor's default."""
+    argv = [str(a) for a in argv]
+    for i, a in enumerate(argv):
+        if a == "--drain-timeout" and i + 1 < len(argv):
+            return int(argv[i + 1]) / 1000.0
+        if a.startswith("--drain-timeout="):
+            return int(a.split("=", 1)[1]) / 1000.0
+    return 10.0
+
+
 class Rotor:
     """`rotor serve` on a free loopback port with a pool file and a JSON-lines
     log in its own directory."""
 
     def __init__(self, binary, directory, pool_text, rotation=None, auth=None, allow_open=False,
-                 extra_args=(), host="127.0.0.1", wait=True):
+                 extra_args=(), host="127.0.0.1", wait=True, prefix=(), log=True):
         self.binary = str(binary)
         self.dir = Path(directory)
         self.dir.mkdir(parents=True, exist_ok=True)
@@ -642,8 +671,9 @@ class Rotor:
         self.host = host
         self.auth = auth
         self.port = free_port()
-        argv = [self.binary, "serve", "--listen", "%s:%d" % (host, self.port), "--pool", self.pool_path,
-                "--log", self.log_path]
+        argv = [*prefix, self.binary, "serve", "--listen", "%s:%d" % (host, self.port), "--pool", self.pool_path]
+        if log:
+            argv += ["--log", self.log_path]
         if rotation:
             argv += ["--rotation", rotation]
         if auth:
@@ -651,6 +681,11 @@ class Rotor:
         if allow_open:
             argv.append("--allow-open")
         argv += list(extra_args)
+        # SIGTERM lets in-flight requests finish: wait for the drain before
+        # concluding the process hangs.
+        self.stop_timeout = drain_seconds(argv) + STOP_TIMEOUT
+        self.exit_status = None   # set by the first stop()
+        self.clean_exit_expected = True  # a test that kills rotor on purpose clears this
         self.proc = Proc("rotor", argv, self.dir)
         self.pid = self.proc.pid
         self.stderr_path = self.proc.stderr_path
@@ -734,7 +769,26 @@ class Rotor:
         return vals.get("VmRSS", 0), vals.get("VmHWM", 0)
 
     def stop(self):
-        return self.proc.stop()
+        """SIGTERM (then SIGKILL after the drain time and a margin); returns
+        the exit status. Later calls return the first call's status."""
+        if self.exit_status is None:
+            self.exit_status = self.proc.stop(self.stop_timeout)
+        return self.exit_status
+
+    def problems(self):
+        """After stop(): what is wrong with how rotor ended, as strings: a
+        sanitizer report in its stderr, or an exit status other than 0."""
+        out = []
+        rep = sanitizer_report(self.stderr_text())
+        if rep:
+            out.append("sanitizer report in rotor's stderr (%s):\n%s" % (self.stderr_path, rep))
+        if self.clean_exit_expected and self.exit_status != 0:
+            out.append("rotor exited with status %r after SIGTERM (expected 0); stderr tail:\n%s"
+                       % (self.exit_status, tail(self.stderr_path, 3000)))
+        return out
+
+    def fd_count(self):
+        return len(os.listdir("/proc/%d/fd" % self.pid))
 
     def describe(self):
         return self.proc.describe([self.log_path, self.pool_path])
@@ -773,7 +827,11 @@ def run_rotor_expect_exit(binary, argv, directory, timeout=5.0):
         proc.stop()
         return None, proc.stderr_text()
     proc.stop()
-    return proc.popen.returncode, proc.stderr_text()
+    err = proc.stderr_text()
+    rep = sanitizer_report(err)
+    if rep:
+        raise RotorError("sanitizer report from `rotor %s`:\n%s" % (" ".join(map(str, argv)), rep))
+    return proc.popen.returncode, err
 
 
 def _cmdline(pid):
