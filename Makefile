@@ -22,6 +22,8 @@ PYTEST_ARGS ?=
 SAN_ENV    ?= ASAN_OPTIONS=detect_leaks=1:quarantine_size_mb=16:abort_on_error=0 \
               UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ROTOR_SANITIZED=1
 
+
+.PHONY: bench-healing
 .PHONY: all build deps check unit unit-asan integration integration-asan valgrind demo bench fuzz fuzz-smoke docs clean
 
 all: build
@@ -70,6 +72,9 @@ bench:
 	@bash scripts/install-deps.sh bench
 	$(MAKE) build
 	@bash bench/run.sh $(abspath $(BUILD))/rotor
+
+bench-healing: build
+	@bash bench/healing.sh $(abspath $(BUILD))/rotor
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)

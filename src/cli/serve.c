@@ -49,6 +49,10 @@ static const char help[] =
 "                          rotor also lowers it by itself when bans and pauses take\n"
 "                          half of the pool for a domain.\n"
 "  --domain-rate R         requests per second started per domain and thread (0: none).\n"
+"  --health-check URL      fetch URL through every entry each --health-interval; an\n"
+"                          entry whose own hop fails twice is quarantined until it\n"
+"                          passes again (a failing target changes nothing).\n"
+"  --health-interval MS    time between health-check rounds (30000).\n"
 "  --signatures FILE       extra response signatures (docs/errors.md), tried before the\n"
 "                          built-in ones; reloaded with the pool on SIGHUP.\n"
 "  --dns-server ADDR[:PORT] resolve host names with this server instead of those in\n"
@@ -126,7 +130,7 @@ enum {
     O_MAX_HEADER, O_MAX_LINE, O_MAX_CLIENTS, O_CONNECT_PORTS, O_QUIET, O_HELP, O_SIGNATURES, O_HOLD_BYTES, O_RETRIES, O_RETRY_NON_IDEMPOTENT, O_BACKOFF_BASE,
     O_BACKOFF_CAP, O_BUDGET_RATIO, O_BUDGET_MIN, O_BREAKER_THRESHOLD, O_BREAKER_WINDOW, O_BREAKER_MIN,
     O_BREAKER_COOLDOWN, O_EJECT_AFTER, O_EJECT_TIME, O_MAX_EJECTED, O_QUARANTINE_TIME, O_BAN_TTL, O_CONFIG, O_FALLBACK_POOL, O_FALLBACK_COOLDOWN, O_MAX_INFLIGHT, O_DOMAIN_CONCURRENCY, O_DOMAIN_RATE, O_ADMIN, O_ADMIN_AUTH,
-    O_DRAIN_TIMEOUT, O_ALLOW_CLIENTS, O_DNS_SERVER,
+    O_DRAIN_TIMEOUT, O_ALLOW_CLIENTS, O_DNS_SERVER, O_HEALTH_CHECK, O_HEALTH_INTERVAL,
 };
 
 static const struct option opts[] = {
@@ -171,6 +175,8 @@ static const struct option opts[] = {
     { "quarantine-time", required_argument, 0, O_QUARANTINE_TIME },
     { "ban-ttl", required_argument, 0, O_BAN_TTL },
     { "config", required_argument, 0, O_CONFIG },
+    { "health-check", required_argument, 0, O_HEALTH_CHECK },
+    { "health-interval", required_argument, 0, O_HEALTH_INTERVAL },
     { "fallback-pool", required_argument, 0, O_FALLBACK_POOL },
     { "fallback-cooldown", required_argument, 0, O_FALLBACK_COOLDOWN },
     { "max-inflight", required_argument, 0, O_MAX_INFLIGHT },
@@ -242,6 +248,8 @@ static int apply(gw_config *c, int o, const char *arg, const char **config_path)
     case O_DRAIN_TIMEOUT: c->drain_timeout_ms = (unsigned)num("drain-timeout", arg, 0, MS_MAX); break;
     case O_ALLOW_CLIENTS: c->allow_clients = arg; break;
     case O_DNS_SERVER: c->dns_server = arg; break;
+    case O_HEALTH_CHECK: c->health_url = arg; break;
+    case O_HEALTH_INTERVAL: c->health_interval_ms = (unsigned)num("health-interval", arg, 100, MS_MAX); break;
     case O_ADMIN: c->admin = arg; break;
     case O_ADMIN_AUTH: c->admin_auth = arg; break;
     case O_HOLD_BYTES: c->hold_bytes = num("hold-bytes", arg, 0, 16ul << 20); break;

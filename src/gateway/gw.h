@@ -55,6 +55,8 @@ typedef struct gw_config {
     const char *allow_clients;   /* NULL: any client; else "127.0.0.1/32,10.0.0.0/8,::1" */
     const char *dns_server;      /* "ADDR[:PORT]" instead of /etc/resolv.conf, or NULL */
     const char *signatures_path; /* extra signatures tried before the built-in ones, or NULL */
+    const char *health_url;      /* active health checks through every entry, or NULL */
+    unsigned health_interval_ms;
     gw_policy_cfg policy;
     const char *admin;           /* admin HTTP server "127.0.0.1:8898", or NULL for none */
     const char *admin_auth;      /* "user:pass" the admin server requires (Basic), or NULL */

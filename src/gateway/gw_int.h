@@ -101,6 +101,7 @@ struct gw_server {
     uint16_t connect_ports[64][2]; /* allow-list ranges; n == 0: deny list only */
     unsigned n_connect_ports;
     struct adm_server *admin; /* admin thread (src/admin), or NULL */
+    struct gw_health *health; /* active health checker (health.c), or NULL */
     gw_access *access;        /* --allow-clients networks, or NULL: any client */
 };
 

@@ -15,6 +15,7 @@
 #include "core/policy/bans.h"
 #include "admin/admin.h"
 #include "gateway/gw_int.h"
+#include "gateway/health.h"
 #include "gateway/stats.h"
 #include "io/clock.h"
 
@@ -35,6 +36,7 @@ void gw_config_defaults(gw_config *c)
     c->max_attempts = 4;
     c->max_replay_bytes = 1u << 20;
     c->fallback_cooldown_ms = 300000;
+    c->health_interval_ms = 30000;
     c->hold_bytes = 64u << 10;
     c->max_head_bytes = RT_HTTP_DEFAULT_MAX_HEAD;
     c->max_line_bytes = RT_HTTP_DEFAULT_MAX_LINE;
@@ -520,8 +522,9 @@ int gw_run(const gw_config *cfg)
             return 1;
         }
     }
-    if (adm_start(s, err, sizeof err) != 0) {
+    if (adm_start(s, err, sizeof err) != 0 || gw_health_start(s, err, sizeof err) != 0) {
         fprintf(stderr, "rotor serve: %s\n", err);
+        adm_stop(s);
         for (unsigned i = 0; i < s->nworkers; i++)
             worker_free(&s->workers[i]);
         return 1;
@@ -532,6 +535,7 @@ int gw_run(const gw_config *cfg)
     for (unsigned i = 1; i < s->nworkers; i++)
         pthread_create(&s->workers[i].thread, NULL, worker_main, &s->workers[i]);
     worker_main(&s->workers[0]);
+    gw_health_stop(s); /* it talks to the workers: stop it while they are there */
     begin_drain(s); /* loop 0 ended: make sure the others end too */
     for (unsigned i = 1; i < s->nworkers; i++)
         pthread_join(s->workers[i].thread, NULL);

@@ -43,20 +43,8 @@ int io_addr_parse(const char *s, io_addr *out, char *err, size_t errlen)
     }
     if (host[0] == 0 || !strcmp(host, "localhost"))
         strcpy(host, "127.0.0.1");
-    struct sockaddr_in *v4 = (struct sockaddr_in *)&out->ss;
-    struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)&out->ss;
-    if (inet_pton(AF_INET, host, &v4->sin_addr) == 1) {
-        v4->sin_family = AF_INET;
-        v4->sin_port = htons((uint16_t)port);
-        out->len = sizeof *v4;
+    if (io_addr_numeric(host, (unsigned)port, out) == 0)
         return 0;
-    }
-    if (inet_pton(AF_INET6, host, &v6->sin6_addr) == 1) {
-        v6->sin6_family = AF_INET6;
-        v6->sin6_port = htons((uint16_t)port);
-        out->len = sizeof *v6;
-        return 0;
-    }
 bad:
     snprintf(err, errlen, "'%s': the host must be a numeric IPv4/IPv6 address or localhost", s);
     return -1;

@@ -187,3 +187,30 @@ def test_domain_politeness_limits(simlab, rotor):
     recs = [r for r in records(g, 9) if "slow.lab" in r["url"]]
     # One at a time for the domain, although three exits were free.
     assert max(r["ms"] for r in recs) >= 3 * 300 - 50
+
+
+def test_active_health_checks_quarantine_a_failing_entry_and_readmit_it(simlab, rotor, tmp_path):
+    # Two entries; the second's credentials are wrong, so its own hop fails
+    # every check. A fixed pool then brings it back (the reload starts the
+    # checker's history afresh, and the entry passes).
+    st = simlab("proxies 2\nproxy 2 bad_auth\n")
+    pool = open(st["pool_file"]).read()
+    g = rotor(pool, extra_args=["--health-check", "http://ok.lab/ip", "--health-interval", "300",
+                                "--threads", "2"])
+
+    def events(kind):
+        return [json.loads(l) for l in open(g.log_path) if '"event":"%s"' % kind in l]
+
+    deadline = time.time() + 10
+    while time.time() < deadline and not events("health_check_failed"):
+        time.sleep(0.1)
+    failed = events("health_check_failed")
+    assert failed and failed[0]["detail"].startswith("lab-p2:"), failed
+    assert "proxy_auth" in failed[0]["detail"]
+    # Quarantined on every thread: no client request reaches lab-p2 any more.
+    with session(g) as s:
+        for _ in range(20):
+            assert s.get("http://ok.lab/", timeout=10).status_code == 200
+    recs = records(g, 20)
+    assert all(a["upstream"] == "lab-p1" for r in recs for a in r["attempts"])
+    assert not events("health_check_recovered")
