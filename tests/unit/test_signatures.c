@@ -124,6 +124,10 @@ static void test_bad_lines_name_their_line(void **st)
     (void)st;
     expect_bad(HEAD "colour blue\n", "t.sig:5: unknown key 'colour'");
     expect_bad(HEAD "status 200\nheader X-A (unclosed\n", "t.sig:6: bad header regex");
+    /* Patterns whose automaton would explode are refused before regcomp. */
+    expect_bad(HEAD "body-re blockx**y\n", "t.sig:5: body regex 'blockx**y' is too complex");
+    expect_bad(HEAD "body-re blocka*b*c*d*e*f*g*h*i*j*k*l*m*n*o*p*q*\n", "too many quantifiers");
+    expect_bad(HEAD "header X-A v+*\n", "a quantifier follows another");
     expect_bad("vendor nobody\n", "t.sig:1: 'vendor' outside a sig stanza");
     expect_bad("sig Bad_Id\n", "t.sig:1: bad sig id");
     expect_bad(HEAD "status 600-500\n", "t.sig:5: bad status '600-500'");

@@ -271,8 +271,53 @@ static int perr(parser *p, int line, const char *fmt, ...)
     return -1;
 }
 
+/* glibc builds an automaton whose size grows with stacked and repeated
+ * quantifiers ("a***+++..." took over 2 GB, found by fuzz_signatures).
+ * A signature needs few: refuse a quantifier right after another and more
+ * than RT_SIG_QUANT_MAX in one pattern. Escaped characters and bracket
+ * expressions are literals. Returns NULL or the reason. */
+static const char *pattern_too_complex(const char *t)
+{
+    unsigned quants = 0;
+    bool prev_quant = false;
+    for (size_t i = 0; t[i]; i++) {
+        char ch = t[i];
+        if (ch == '\\' && t[i + 1]) {
+            i++;
+            prev_quant = false;
+            continue;
+        }
+        if (ch == '[') {
+            size_t j = i + 1;
+            if (t[j] == '^')
+                j++;
+            if (t[j] == ']')
+                j++;
+            while (t[j] && t[j] != ']')
+                j++;
+            i = t[j] ? j : i;
+            prev_quant = false;
+            continue;
+        }
+        bool q = ch == '*' || ch == '+' || ch == '?' || ch == '{';
+        if (q && prev_quant)
+            return "a quantifier follows another";
+        if (q && ++quants > RT_SIG_QUANT_MAX)
+            return "too many quantifiers";
+        if (ch == '{')
+            while (t[i + 1] && t[i] != '}')
+                i++;
+        prev_quant = q;
+    }
+    return NULL;
+}
+
 static int compile(parser *p, regex_t *re, const char *text, const char *what)
 {
+    const char *why = pattern_too_complex(text);
+    if (why)
+        return perr(p, p->line, "%s regex '%s' is too complex for a signature: %s (at most %d quantifiers, none "
+                                "stacked)", what, text, why, RT_SIG_QUANT_MAX);
     int rc = regcomp(re, text, RE_FLAGS);
     if (rc != 0) {
         char buf[128];

@@ -28,6 +28,7 @@
 #define RT_SIG_ANCHOR_MAX 1024  /* distinct body anchors in one set */
 #define RT_SIG_ANCHOR_MIN 3     /* shortest literal accepted as an anchor */
 #define RT_SIG_TEXT_MAX 255     /* longest pattern, literal or regex */
+#define RT_SIG_QUANT_MAX 16     /* quantifiers (* + ? {}) in one regex */
 #define RT_SIG_LINE_MAX 1024    /* longest line in a signature file */
 #define RT_SIG_FILE_MAX (1u << 20) /* largest signature file read */
 #define RT_SIG_BODY_MAX 16384   /* body bytes a signature can look at */
