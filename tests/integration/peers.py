@@ -457,7 +457,7 @@ coredump_dir {d}
 cache deny all
 cache_mem 8 MB
 pinger_enable off
-dns_nameservers 127.0.0.1
+dns_nameservers {dns}
 # nothing answers DNS on 127.0.0.1: fail lookups fast instead of after 30 s
 dns_timeout 2 seconds
 dns_retransmit_interval 1 seconds
@@ -477,6 +477,11 @@ http_access allow authed
 http_access deny all
 request_header_add X-Lab-Exit {label}
 """
+
+
+# Where the test squids resolve names: NxDns's address once it runs; a
+# loopback address where nothing answers otherwise.
+DNS_ADDR = "127.0.0.1"
 
 
 class Squid(UpstreamProxy):
@@ -502,7 +507,7 @@ class Squid(UpstreamProxy):
         for _ in range(3):
             self.port = free_port()
             conf = self.dir / "squid.conf"
-            conf.write_text(SQUID_CONF.format(port=self.port, d=self.dir, label=label, ncsa=SQUID_NCSA))
+            conf.write_text(SQUID_CONF.format(port=self.port, d=self.dir, label=label, ncsa=SQUID_NCSA, dns=DNS_ADDR))
             (self.dir / "cache.log").write_text("")
             self._chown()
             self.proc = Proc("squid", [SQUID, "-N", "-f", conf, "-n", self.service], self.dir)
@@ -1041,19 +1046,28 @@ if __name__ == "__main__":
 
 
 class NxDns:
-    """A DNS server on 127.0.0.1:53 (UDP) that answers NXDOMAIN to every
-    query, so squid (dns_nameservers 127.0.0.1) reports a real ERR_DNS_FAIL
-    and no lookup ever leaves the machine. A thread of the test process;
-    .ok is False when port 53 could not be bound (taken, or not root)."""
+    """A DNS server on port 53 of a loopback address of its own (UDP) that
+    answers NXDOMAIN to every query; the test squids resolve through it
+    (dns_nameservers, set from DNS_ADDR), so no lookup ever leaves the
+    machine and lookups fail at once. Each test session picks a random
+    127.53.x.y, so parallel runs on one machine do not collide. A thread of
+    the test process; .ok is False when no address could be bound."""
 
     def __init__(self):
+        import random
         import socket as _s
+        global DNS_ADDR
         self.ok = False
-        self.sock = _s.socket(_s.AF_INET, _s.SOCK_DGRAM)
-        try:
-            self.sock.bind(("127.0.0.1", 53))
-        except OSError:
-            self.sock.close()
+        for _ in range(20):
+            addr = "127.53.%d.%d" % (random.randint(0, 255), random.randint(1, 254))
+            self.sock = _s.socket(_s.AF_INET, _s.SOCK_DGRAM)
+            try:
+                self.sock.bind((addr, 53))
+                DNS_ADDR = addr
+                break
+            except OSError:
+                self.sock.close()
+        else:
             return
         self.sock.settimeout(0.2)
         self.ok = True

@@ -189,10 +189,10 @@ def test_squid_dead_target_is_a_network_failure(lab, rotor, sq1):
 
 
 def test_squid_unresolvable_host_is_target_dns(lab, rotor, sq1):
-    # squid resolves through 127.0.0.1 only, where the session's NxDns answers
-    # NXDOMAIN (see peers.py): nothing leaves the machine.
+    # squid resolves through the session's NxDns on a loopback address,
+    # which answers NXDOMAIN (see peers.py): nothing leaves the machine.
     if not lab.dns.ok:
-        pytest.fail("127.0.0.1:53 is taken or not bindable: cannot give squid a local resolver")
+        pytest.fail("no loopback address could bind UDP port 53: cannot give squid a local resolver")
     g = rotor(sq1.pool_line() + "\n", extra_args=["--max-attempts", "1"])
     r = through(g, "http://nonexistent.invalid/")
     # squid 5.7 words an NXDOMAIN from its resolver as ERR_READ_ERROR (errno
