@@ -10,6 +10,7 @@
 #include <event2/listener.h>
 
 #include "core/base/rng.h"
+#include "core/http/http1.h"
 #include "lab/lab.h"
 #include "lab/scenario.h"
 #include "lab/tls.h"
@@ -82,5 +83,15 @@ void lab_target_stop(lab *L);
 /* One listener (or reserved port) per scenario proxy; px[i].port is set. */
 int lab_proxies_start(lab *L, char *err, size_t errlen);
 void lab_proxies_stop(lab *L);
+
+struct evbuffer;
+
+/* Bodies at the front of in, moved to out (or dropped when out is NULL) as
+ * far as they are buffered. Length-delimited: *left bytes are still due;
+ * returns true once none is. Chunked (framing scanned with ch, RFC 9112
+ * section 7.1): returns 1 once the last chunk and trailers ended, 0 when
+ * more input is needed, -1 when the framing is broken. */
+bool lab_body_pass_length(struct evbuffer *in, struct evbuffer *out, uint64_t *left);
+int lab_body_pass_chunked(struct evbuffer *in, struct evbuffer *out, rt_chunked *ch);
 
 #endif

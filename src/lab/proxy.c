@@ -358,25 +358,17 @@ static void forward_client(pconn *c)
     } else {
         while (c->req_body != BODY_NONE && evbuffer_get_length(in)) {
             if (c->req_body == BODY_LENGTH) {
-                size_t avail = evbuffer_get_length(in);
-                size_t n = (uint64_t)avail < c->req_left ? avail : (size_t)c->req_left;
-                evbuffer_remove_buffer(in, out, n);
-                c->req_left -= n;
-                if (!c->req_left)
+                if (lab_body_pass_length(in, out, &c->req_left))
                     c->req_body = BODY_NONE;
             } else {
-                struct evbuffer_iovec v;
-                bool done = false;
-                if (evbuffer_peek(in, -1, NULL, &v, 1) < 1)
-                    break;
-                ssize_t k = rt_chunked_scan(&c->req_ch, v.iov_base, v.iov_len, &done);
-                if (k < 0) {
+                int rc = lab_body_pass_chunked(in, out, &c->req_ch);
+                if (rc < 0) {
                     close_after_flush(c);
                     return;
                 }
-                evbuffer_remove_buffer(in, out, (size_t)k);
-                if (done)
-                    c->req_body = BODY_NONE;
+                if (rc == 0)
+                    break;
+                c->req_body = BODY_NONE;
             }
         }
     }
