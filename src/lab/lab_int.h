@@ -6,6 +6,9 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include <netinet/in.h>
+
+#include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <event2/listener.h>
 
@@ -74,6 +77,14 @@ typedef struct lab {
  * close-on-exec. Returns the fd and the bound port, or -1 with err set. */
 evutil_socket_t lab_bind_loopback(uint16_t port, bool listen, uint16_t *bound,
                                   char *err, size_t errlen);
+
+/* Starts a lab connection: callbacks, the LAB_IO_HIGH watermarks, the
+ * LAB_IDLE_S read timeout when idle_timeout, reading and writing on. */
+void lab_bev_start(struct bufferevent *bev, bufferevent_data_cb rd, bufferevent_data_cb wr,
+                   bufferevent_event_cb ev, void *arg, bool idle_timeout);
+
+/* 127.0.0.1:port. */
+void lab_loopback_addr(struct sockaddr_in *sin, uint16_t port);
 
 /* Target listeners (HTTP and HTTPS) on lab->http_port / https_port (0 =
  * free ports; the bound ports are written back). */

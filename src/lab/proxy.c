@@ -449,15 +449,9 @@ static int up_open(pconn *c, uint16_t port, bool fresh)
     c->up = bufferevent_socket_new(L->base, -1, BEV_OPT_CLOSE_ON_FREE);
     if (!c->up)
         return -1;
-    bufferevent_setcb(c->up, up_read_cb, up_write_cb, up_event_cb, c);
-    bufferevent_setwatermark(c->up, EV_READ, 0, LAB_IO_HIGH);
-    bufferevent_setwatermark(c->up, EV_WRITE, LAB_IO_HIGH / 2, 0);
-    bufferevent_enable(c->up, EV_READ | EV_WRITE);
+    lab_bev_start(c->up, up_read_cb, up_write_cb, up_event_cb, c, false);
     struct sockaddr_in sin;
-    memset(&sin, 0, sizeof sin);
-    sin.sin_family = AF_INET;
-    sin.sin_port = htons(port);
-    sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    lab_loopback_addr(&sin, port);
     c->up_port = port;
     c->up_reusable = true;
     evbuffer_add_printf(bufferevent_get_output(c->up), "PROXY TCP4 %s 127.0.0.1 %u %u\r\n",
@@ -760,12 +754,7 @@ static void accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct socka
         return;
     }
     lab_link_add(&px->lab->pconns, &c->link);
-    bufferevent_setcb(bev, cl_read_cb, cl_write_cb, cl_event_cb, c);
-    bufferevent_setwatermark(bev, EV_READ, 0, LAB_IO_HIGH);
-    bufferevent_setwatermark(bev, EV_WRITE, LAB_IO_HIGH / 2, 0);
-    struct timeval idle = { LAB_IDLE_S, 0 };
-    bufferevent_set_timeouts(bev, &idle, NULL);
-    bufferevent_enable(bev, EV_READ | EV_WRITE);
+    lab_bev_start(bev, cl_read_cb, cl_write_cb, cl_event_cb, c, true);
 }
 
 int lab_proxies_start(lab *L, char *err, size_t errlen)

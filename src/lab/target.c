@@ -532,12 +532,7 @@ static void start_bev(tconn *c, struct bufferevent *bev)
 {
     c->bev = bev;
     c->fd = -1;
-    bufferevent_setcb(bev, t_read_cb, t_write_cb, t_event_cb, c);
-    bufferevent_setwatermark(bev, EV_READ, 0, LAB_IO_HIGH);
-    bufferevent_setwatermark(bev, EV_WRITE, LAB_IO_HIGH / 2, 0);
-    struct timeval idle = { LAB_IDLE_S, 0 };
-    bufferevent_set_timeouts(bev, &idle, NULL);
-    bufferevent_enable(bev, EV_READ | EV_WRITE);
+    lab_bev_start(bev, t_read_cb, t_write_cb, t_event_cb, c, true);
 }
 
 static tconn *tconn_new(lab *L, evutil_socket_t fd, struct sockaddr *sa, bool tls)
