@@ -9,18 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (!err || errlen == 0)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
-
+#include "core/base/fail.h"
 
 typedef struct parser {
     rt_sigset *s;
@@ -41,8 +30,7 @@ static int perr(parser *p, int line, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    seterr(p->err, p->errlen, "%s:%d: %s", p->name, line, msg);
-    return -1;
+    return rt_fail(p->err, p->errlen, "%s:%d: %s", p->name, line, msg);
 }
 
 static int compile(parser *p, regex_t *re, const char *text, const char *what)
@@ -346,13 +334,11 @@ int rt_sig_load_text(rt_sigset *s, const char *text, size_t len, const char *nam
                      char *err, size_t errlen)
 {
     if (!s || (!text && len > 0)) {
-        seterr(err, errlen, "%s: no set or no text", name ? name : "?");
-        return -1;
+        return rt_fail(err, errlen, "%s: no set or no text", name ? name : "?");
     }
     parser *p = calloc(1, sizeof *p);
     if (!p) {
-        seterr(err, errlen, "%s: out of memory", name ? name : "?");
-        return -1;
+        return rt_fail(err, errlen, "%s: out of memory", name ? name : "?");
     }
     p->s = s;
     p->name = name ? name : "signatures";
