@@ -20,6 +20,7 @@
 #include "core/base/fail.h"
 #include "core/base/slice.h"
 #include "core/base/wbuf.h"
+#include "core/http/basic.h"
 
 /* A scheme name is echoed in the "unsupported scheme" message; this bounds
  * how much of it. */
@@ -400,13 +401,8 @@ static char *make_basic(const char *user, const char *pass)
     memcpy(plain + ul + 1, pass, pl);
     size_t cap = 6 + 4 * ((plain_n + 2) / 3) + 1;
     char *v = malloc(cap);
-    if (v) {
-        rt_wbuf w;
-        rt_wbuf_init(&w, v, cap - 1);
-        rt_wbuf_adds(&w, "Basic ");
-        rt_wbuf_add_base64(&w, plain, plain_n);
-        v[w.len] = '\0';
-    }
+    if (v)
+        rt_basic_value(plain, plain_n, v, cap);
     explicit_bzero(plain, plain_n);
     free(plain);
     return v;
@@ -635,18 +631,8 @@ int rt_upstream_auth(const rt_upstream *u, const char *session, char *out, size_
     rt_wbuf_add(&w, ":", 1);
     rt_wbuf_adds(&w, u->pass);
     int rc = -1;
-    if (!w.overflow) {
-        rt_wbuf o;
-        rt_wbuf_init(&o, out, cap - 1);
-        rt_wbuf_adds(&o, "Basic ");
-        rt_wbuf_add_base64(&o, plain, w.len);
-        if (!o.overflow && o.len <= (size_t)INT32_MAX) {
-            out[o.len] = '\0';
-            rc = (int)o.len;
-        } else {
-            out[0] = '\0';
-        }
-    }
+    if (!w.overflow)
+        rc = rt_basic_value(plain, w.len, out, cap);
     explicit_bzero(plain, sizeof plain);
     return rc;
 }
