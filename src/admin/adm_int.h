@@ -64,6 +64,18 @@ void adm_history_tick(adm_server *a);
 unsigned adm_history_sum(const adm_server *a, unsigned secs, adm_point *sum);
 void adm_status_line(adm_server *a);
 
+/* snap.c: the gateway as one admin answer sees it. The views are valid
+ * only when have_up / have_pol; adm_snap_free releases what was taken. */
+typedef struct adm_snap {
+    gw_totals t;
+    bool have_up, have_pol;
+    gw_up_view uv;
+    gw_policy_view pv;
+} adm_snap;
+
+void adm_snap_take(adm_server *a, adm_snap *sn);
+void adm_snap_free(adm_snap *sn);
+
 /* prom.c: Prometheus text exposition format 0.0.4 */
 void adm_render_metrics(adm_server *a, struct evbuffer *out);
 

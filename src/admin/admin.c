@@ -14,7 +14,7 @@
 
 #include "admin/adm_int.h"
 #include "admin/admin.h"
-#include "core/base/wbuf.h"
+#include "core/http/basic.h"
 #include "core/http/http1.h"
 #include "gateway/gw_int.h"
 #include "io/clock.h"
@@ -102,15 +102,6 @@ static void respond_error(adm_conn *c, const adm_req *q, int status, const char 
 }
 
 /* ==== Access checks ==== */
-
-static bool creds_equal(rt_slice got, const char *want)
-{
-    size_t n = strlen(want);
-    unsigned char diff = (unsigned char)(got.n != n);
-    for (size_t i = 0; i < n; i++)
-        diff |= (unsigned char)(want[i] ^ (i < got.n ? got.p[i] : 0));
-    return diff == 0;
-}
 
 /* Is the Host header a loopback name? Without credentials the admin
  * server only answers requests addressed to loopback names, so a web page
@@ -204,7 +195,7 @@ static void route(adm_conn *c, adm_req *q)
     adm_server *a = c->a;
     if (a->auth_expect[0]) {
         const rt_http_hdr *h = rt_http_find(&q->r.h, "authorization");
-        if (!h || !creds_equal(h->value, a->auth_expect)) {
+        if (!h || !rt_basic_equal(h->value, a->auth_expect)) {
             respond_error(c, q, 401, h ? "wrong credentials for --admin-auth" : "this admin server requires credentials (--admin-auth)",
                           "WWW-Authenticate: Basic realm=\"rotor admin\", charset=\"UTF-8\"\r\n");
             return;
@@ -461,15 +452,10 @@ static int setup_listener(adm_server *a, const gw_config *cfg, char *err, size_t
             snprintf(err, errlen, "--admin-auth expects USER:PASS");
             return -1;
         }
-        rt_wbuf b;
-        rt_wbuf_init(&b, a->auth_expect, sizeof a->auth_expect - 1);
-        rt_wbuf_adds(&b, "Basic ");
-        rt_wbuf_add_base64(&b, cfg->admin_auth, strlen(cfg->admin_auth));
-        if (b.overflow) {
+        if (rt_basic_value(cfg->admin_auth, strlen(cfg->admin_auth), a->auth_expect, sizeof a->auth_expect) < 0) {
             snprintf(err, errlen, "--admin-auth credentials are too long");
             return -1;
         }
-        a->auth_expect[b.len] = 0;
     }
     a->listener = evconnlistener_new_bind(a->base, on_accept, a,
                                           LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_EXEC, 64,

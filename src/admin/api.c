@@ -121,33 +121,29 @@ static int top_cmp(const void *a, const void *b)
 int adm_api_stats(adm_server *a, struct evbuffer *out)
 {
     gw_server *s = a->s;
-    gw_totals t;
-    gw_stats_totals(s, &t);
-    gw_up_view uv;
-    bool have_up = gw_stats_upstreams(s, &uv) == 0;
-    gw_policy_view pv;
-    bool have_pol = gw_stats_policy(s, &pv) == 0;
+    adm_snap sn;
+    adm_snap_take(a, &sn);
     uint64_t requests = 0, attempts = 0, by_origin[ADM_ORIGINS] = { 0 };
     for (unsigned c = 0; c < RT_E__COUNT; c++) {
-        requests += t.req[c];
-        attempts += t.att[c];
+        requests += sn.t.req[c];
+        attempts += sn.t.att[c];
         if (c != RT_E_ok)
-            by_origin[rt_code_get((rt_code)c)->origin] += t.req[c];
+            by_origin[rt_code_get((rt_code)c)->origin] += sn.t.req[c];
     }
     uint64_t now_wall = io_wall_ms();
     evbuffer_add_printf(out, "{\"version\":\"%s\",\"time_ms\":%" PRIu64 ",\"uptime_s\":%" PRIu64 ",\"threads\":%u,",
                         ROTOR_VERSION, now_wall, (io_now_ms() - a->start_mono_ms) / 1000, s->nworkers);
     evbuffer_add_printf(out, "\"pool\":{\"source\":");
     adm_json_str(out, s->cfg.pool_path ? s->cfg.pool_path : "(built-in direct)");
-    evbuffer_add_printf(out, ",\"upstreams\":%zu,\"generation\":%" PRIu64 "},", have_up ? uv.n : 0,
-                        have_up ? uv.pool->generation : 0);
+    evbuffer_add_printf(out, ",\"upstreams\":%zu,\"generation\":%" PRIu64 "},", sn.have_up ? sn.uv.n : 0,
+                        sn.have_up ? sn.uv.pool->generation : 0);
     evbuffer_add_printf(out, "\"totals\":{\"requests\":%" PRIu64 ",\"ok\":%" PRIu64 ",\"failed\":%" PRIu64
                              ",\"success_rate\":",
-                        requests, t.req[RT_E_ok], requests - t.req[RT_E_ok]);
-    ratio(out, (double)t.req[RT_E_ok], (double)requests);
+                        requests, sn.t.req[RT_E_ok], requests - sn.t.req[RT_E_ok]);
+    ratio(out, (double)sn.t.req[RT_E_ok], (double)requests);
     evbuffer_add_printf(out, ",\"attempts\":%" PRIu64 ",\"retries\":%" PRIu64 ",\"bytes_in\":%" PRIu64
                              ",\"bytes_out\":%" PRIu64 "},",
-                        attempts, t.retries, t.bytes_in, t.bytes_out);
+                        attempts, sn.t.retries, sn.t.bytes_in, sn.t.bytes_out);
     evbuffer_add_printf(out, "\"failures_by_origin\":{");
     for (unsigned o = 1; o < ADM_ORIGINS; o++)
         evbuffer_add_printf(out, "%s\"%s\":%" PRIu64, o > 1 ? "," : "", origin_names[o], by_origin[o]);
@@ -166,33 +162,33 @@ int adm_api_stats(adm_server *a, struct evbuffer *out)
     evbuffer_add_printf(out, ",\"failures_per_s_60s\":");
     ratio(out, s60.requests - s60.ok, n60);
     evbuffer_add_printf(out, "},\"open_connections\":%u,\"retry_budget_usage\":", atomic_load(&s->clients));
-    if (have_pol && pv.budget_allowed)
-        evbuffer_add_printf(out, "%.4f", (double)pv.budget_retries / (double)pv.budget_allowed);
+    if (sn.have_pol && sn.pv.budget_allowed)
+        evbuffer_add_printf(out, "%.4f", (double)sn.pv.budget_retries / (double)sn.pv.budget_allowed);
     else
         evbuffer_add_printf(out, "0");
     evbuffer_add_printf(out, ",\"log_lines_dropped\":%" PRIu64 ",",
                         s->log ? io_logq_dropped(s->log) : (uint64_t)0);
     unsigned ej = 0, qu = 0, inflight = 0;
-    for (size_t i = 0; have_up && i < uv.n; i++) {
-        qu += uv.e[i].quarantined > 0;
-        ej += !uv.e[i].quarantined && uv.e[i].ejected;
-        inflight += uv.e[i].in_flight;
+    for (size_t i = 0; sn.have_up && i < sn.uv.n; i++) {
+        qu += sn.uv.e[i].quarantined > 0;
+        ej += !sn.uv.e[i].quarantined && sn.uv.e[i].ejected;
+        inflight += sn.uv.e[i].in_flight;
     }
     evbuffer_add_printf(out, "\"upstreams\":{\"total\":%zu,\"ejected\":%u,\"quarantined\":%u,\"in_flight\":%u},",
-                        have_up ? uv.n : 0, ej, qu, inflight);
+                        sn.have_up ? sn.uv.n : 0, ej, qu, inflight);
     unsigned open = 0, half = 0;
-    for (size_t i = 0; have_pol && i < pv.ndom; i++) {
-        open += pv.dom[i].state == RT_BREAKER_OPEN;
-        half += pv.dom[i].state == RT_BREAKER_HALF_OPEN;
+    for (size_t i = 0; sn.have_pol && i < sn.pv.ndom; i++) {
+        open += sn.pv.dom[i].state == RT_BREAKER_OPEN;
+        half += sn.pv.dom[i].state == RT_BREAKER_HALF_OPEN;
     }
     evbuffer_add_printf(out, "\"domains\":{\"tracked\":%u,\"open\":%u,\"half_open\":%u},",
-                        have_pol ? pv.domains_tracked : 0, open, half);
+                        sn.have_pol ? sn.pv.domains_tracked : 0, open, half);
     /* Top failure codes: the last minute first, then all time. */
     top_code top[RT_E__COUNT];
     unsigned nt = 0;
     for (unsigned c = 1; c < RT_E__COUNT; c++)
-        if (t.req[c])
-            top[nt++] = (top_code){ c, t.req[c], s60.code[c] };
+        if (sn.t.req[c])
+            top[nt++] = (top_code){ c, sn.t.req[c], s60.code[c] };
     qsort(top, nt, sizeof top[0], top_cmp);
     evbuffer_add_printf(out, "\"top_failures\":[");
     for (unsigned i = 0; i < nt && i < ADM_TOP_FAILURES; i++) {
@@ -204,10 +200,7 @@ int adm_api_stats(adm_server *a, struct evbuffer *out)
         evbuffer_add_printf(out, "}");
     }
     evbuffer_add_printf(out, "]}\n");
-    if (have_up)
-        gw_up_view_free(&uv);
-    if (have_pol)
-        gw_policy_view_free(&pv);
+    adm_snap_free(&sn);
     return 200;
 }
 

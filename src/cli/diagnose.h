@@ -1,8 +1,10 @@
 /* rotor diagnose: the guide's five-step flowchart against one proxy, or
  * steps 1-3 against every entry of a pool (docs/diagnose.md).
  *
- * diagnose_run.c probes (event loop, io_hc) and judges each step with the
- * classifier and the vocabulary; diagnose.c parses options and prints. */
+ * diagnose_entry.c sets up the entries under test; diagnose_run.c probes
+ * (event loop, io_hc) and diagnose_judge.c judges each step with the
+ * classifier and the vocabulary (both through diagnose_int.h); diagnose.c
+ * parses options and prints. */
 #ifndef ROTOR_CLI_DIAGNOSE_H
 #define ROTOR_CLI_DIAGNOSE_H
 

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "core/errors/reply.h"
+#include "core/http/basic.h"
 #include "gateway/gw_int.h"
 #include "io/clock.h"
 #include "io/relay.h"
@@ -264,17 +265,6 @@ static rt_code code_for_parse_error(rt_http_err e)
     }
 }
 
-/* Constant-time comparison so the response time says nothing about how
- * much of a guessed credential was right. */
-static bool creds_equal(rt_slice got, const char *want)
-{
-    size_t n = strlen(want);
-    unsigned char diff = (unsigned char)(got.n != n);
-    for (size_t i = 0; i < n; i++)
-        diff |= (unsigned char)(want[i] ^ (i < got.n ? got.p[i] : 0));
-    return diff == 0;
-}
-
 static bool port_allowed(const gw_server *s, unsigned port)
 {
     if (s->n_connect_ports) {
@@ -376,7 +366,7 @@ static int handle_request(gw_client *c)
 
     if (s->auth_expect[0]) {
         const rt_http_hdr *pa = rt_http_find(&req->h, "proxy-authorization");
-        if (!pa || !creds_equal(pa->value, s->auth_expect))
+        if (!pa || !rt_basic_equal(pa->value, s->auth_expect))
             return gw_client_fail(c, RT_E_client_auth_required,
                                   pa ? "Proxy-Authorization does not match --auth" : "no Proxy-Authorization header",
                                   NULL, 0);

@@ -12,6 +12,7 @@
 
 #include "core/base/wbuf.h"
 #include "core/errors/sig.h"
+#include "core/http/basic.h"
 #include "core/policy/bans.h"
 #include "admin/admin.h"
 #include "gateway/gw_int.h"
@@ -475,15 +476,10 @@ static int setup(gw_server *s, const gw_config *cfg, char *err, size_t errlen)
             snprintf(err, errlen, "--auth expects USER:PASS");
             return -1;
         }
-        rt_wbuf b;
-        rt_wbuf_init(&b, s->auth_expect, sizeof s->auth_expect - 1);
-        rt_wbuf_adds(&b, "Basic ");
-        rt_wbuf_add_base64(&b, cfg->auth, strlen(cfg->auth));
-        if (b.overflow) {
+        if (rt_basic_value(cfg->auth, strlen(cfg->auth), s->auth_expect, sizeof s->auth_expect) < 0) {
             snprintf(err, errlen, "--auth credentials are too long");
             return -1;
         }
-        s->auth_expect[b.len] = 0;
     }
     if (cfg->connect_ports && parse_ports(s, cfg->connect_ports, err, errlen) != 0)
         return -1;

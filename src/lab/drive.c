@@ -222,29 +222,17 @@ static void on_read(struct bufferevent *bev, void *arg)
             evbuffer_drain(in, (size_t)k);
         }
         if (c->body == DB_LENGTH) {
-            size_t n = evbuffer_get_length(in);
-            if ((uint64_t)n > c->left)
-                n = (size_t)c->left;
-            evbuffer_drain(in, n);
-            c->left -= n;
-            if (c->left)
+            if (!lab_body_pass_length(in, NULL, &c->left))
                 return;
         } else if (c->body == DB_CHUNKED) {
-            bool done = false;
-            while (!done && evbuffer_get_length(in)) {
-                struct evbuffer_iovec v;
-                if (evbuffer_peek(in, -1, NULL, &v, 1) < 1)
-                    break;
-                ssize_t k = rt_chunked_scan(&c->ch, v.iov_base, v.iov_len, &done);
-                if (k < 0) {
-                    record(c, "bad_chunking");
-                    drop(c);
-                    next_request(c);
-                    return;
-                }
-                evbuffer_drain(in, (size_t)k);
+            int rc = lab_body_pass_chunked(in, NULL, &c->ch);
+            if (rc < 0) {
+                record(c, "bad_chunking");
+                drop(c);
+                next_request(c);
+                return;
             }
-            if (!done)
+            if (rc == 0)
                 return;
         } else if (c->body == DB_CLOSE) {
             evbuffer_drain(in, evbuffer_get_length(in));

@@ -10,6 +10,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <event2/bufferevent.h>
 #include <event2/event.h>
 
 #include "core/base/wbuf.h"
@@ -29,10 +30,7 @@ evutil_socket_t lab_bind_loopback(uint16_t port, bool listen_too, uint16_t *boun
     int one = 1;
     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
     struct sockaddr_in sin;
-    memset(&sin, 0, sizeof sin);
-    sin.sin_family = AF_INET;
-    sin.sin_port = htons(port);
-    sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    lab_loopback_addr(&sin, port);
     if (bind(fd, (struct sockaddr *)&sin, sizeof sin) != 0) {
         snprintf(err, errlen, "bind 127.0.0.1:%u: %s", (unsigned)port, strerror(errno));
         close(fd);
@@ -47,6 +45,27 @@ evutil_socket_t lab_bind_loopback(uint16_t port, bool listen_too, uint16_t *boun
     getsockname(fd, (struct sockaddr *)&sin, &sl);
     *bound = ntohs(sin.sin_port);
     return fd;
+}
+
+void lab_loopback_addr(struct sockaddr_in *sin, uint16_t port)
+{
+    memset(sin, 0, sizeof *sin);
+    sin->sin_family = AF_INET;
+    sin->sin_port = htons(port);
+    sin->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+}
+
+void lab_bev_start(struct bufferevent *bev, bufferevent_data_cb rd, bufferevent_data_cb wr,
+                   bufferevent_event_cb ev, void *arg, bool idle_timeout)
+{
+    bufferevent_setcb(bev, rd, wr, ev, arg);
+    bufferevent_setwatermark(bev, EV_READ, 0, LAB_IO_HIGH);
+    bufferevent_setwatermark(bev, EV_WRITE, LAB_IO_HIGH / 2, 0);
+    if (idle_timeout) {
+        struct timeval idle = { LAB_IDLE_S, 0 };
+        bufferevent_set_timeouts(bev, &idle, NULL);
+    }
+    bufferevent_enable(bev, EV_READ | EV_WRITE);
 }
 
 /* Percent-encode a credential for a URL's userinfo (RFC 3986 section 3.2.1). */

@@ -6,10 +6,14 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include <netinet/in.h>
+
+#include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <event2/listener.h>
 
 #include "core/base/rng.h"
+#include "core/http/http1.h"
 #include "lab/lab.h"
 #include "lab/scenario.h"
 #include "lab/tls.h"
@@ -74,6 +78,14 @@ typedef struct lab {
 evutil_socket_t lab_bind_loopback(uint16_t port, bool listen, uint16_t *bound,
                                   char *err, size_t errlen);
 
+/* Starts a lab connection: callbacks, the LAB_IO_HIGH watermarks, the
+ * LAB_IDLE_S read timeout when idle_timeout, reading and writing on. */
+void lab_bev_start(struct bufferevent *bev, bufferevent_data_cb rd, bufferevent_data_cb wr,
+                   bufferevent_event_cb ev, void *arg, bool idle_timeout);
+
+/* 127.0.0.1:port. */
+void lab_loopback_addr(struct sockaddr_in *sin, uint16_t port);
+
 /* Target listeners (HTTP and HTTPS) on lab->http_port / https_port (0 =
  * free ports; the bound ports are written back). */
 int lab_target_start(lab *L, char *err, size_t errlen);
@@ -82,5 +94,15 @@ void lab_target_stop(lab *L);
 /* One listener (or reserved port) per scenario proxy; px[i].port is set. */
 int lab_proxies_start(lab *L, char *err, size_t errlen);
 void lab_proxies_stop(lab *L);
+
+struct evbuffer;
+
+/* Bodies at the front of in, moved to out (or dropped when out is NULL) as
+ * far as they are buffered. Length-delimited: *left bytes are still due;
+ * returns true once none is. Chunked (framing scanned with ch, RFC 9112
+ * section 7.1): returns 1 once the last chunk and trailers ended, 0 when
+ * more input is needed, -1 when the framing is broken. */
+bool lab_body_pass_length(struct evbuffer *in, struct evbuffer *out, uint64_t *left);
+int lab_body_pass_chunked(struct evbuffer *in, struct evbuffer *out, rt_chunked *ch);
 
 #endif

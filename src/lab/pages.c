@@ -3,6 +3,7 @@
  * (see the signature notes in docs/lab.md). */
 #include "lab/pages.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -36,9 +37,39 @@ static void emit(struct evbuffer *out, int status, const char *reason, const cha
     evbuffer_add(out, body, blen);
 }
 
-static size_t clampn(int n, size_t cap)
+/* Appends printf output to buf (cap bytes, len used), cut to fit; returns
+ * the new length, at most cap - 1. */
+static size_t vaddf(char *buf, size_t cap, size_t len, const char *fmt, va_list ap)
 {
-    return n < 0 ? 0 : (size_t)n >= cap ? cap - 1 : (size_t)n;
+    if (len + 1 >= cap)
+        return len;
+    int n = vsnprintf(buf + len, cap - len, fmt, ap);
+    size_t room = cap - len;
+    return len + (n < 0 ? 0 : (size_t)n >= room ? room - 1 : (size_t)n);
+}
+
+static size_t addf(char *buf, size_t cap, size_t len, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+static size_t addf(char *buf, size_t cap, size_t len, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    len = vaddf(buf, cap, len, fmt, ap);
+    va_end(ap);
+    return len;
+}
+
+/* emit() with a body formatted from fmt (cut to PAGE_BODY_MAX - 1 bytes). */
+static void emitf(struct evbuffer *out, int status, const char *reason, const char *hdrs, const char *ctype,
+                  bool keep_alive, const char *fmt, ...) __attribute__((format(printf, 7, 8)));
+static void emitf(struct evbuffer *out, int status, const char *reason, const char *hdrs, const char *ctype,
+                  bool keep_alive, const char *fmt, ...)
+{
+    char body[PAGE_BODY_MAX];
+    va_list ap;
+    va_start(ap, fmt);
+    size_t bl = vaddf(body, sizeof body, 0, fmt, ap);
+    va_end(ap);
+    emit(out, status, reason, hdrs, ctype, body, bl, keep_alive);
 }
 
 /* ---- proxy errors ---- */
@@ -126,52 +157,46 @@ void lab_page_proxy_error(struct evbuffer *out, const lab_proxy_conf *pc, lab_pe
     const char *ctype = "text/plain; charset=utf-8";
     const char *h = host && *host ? host : "the requested URL";
 
-    hl += clampn(snprintf(hdrs, sizeof hdrs, "X-Lab-Fault: %s\r\n", pi->fault), sizeof hdrs);
+    hl = addf(hdrs, sizeof hdrs, hl, "X-Lab-Fault: %s\r\n", pi->fault);
     if (e == LAB_PE_AUTH)
-        hl += clampn(snprintf(hdrs + hl, sizeof hdrs - hl, "Proxy-Authenticate: Basic realm=\"lab\"\r\n"),
-                     sizeof hdrs - hl);
+        hl = addf(hdrs, sizeof hdrs, hl, "Proxy-Authenticate: Basic realm=\"lab\"\r\n");
     switch (pc->style) {
     case LAB_STYLE_SQUID:
         snprintf(text, sizeof text, pi->squid_text, h);
-        hl += clampn(snprintf(hdrs + hl, sizeof hdrs - hl,
-                              "Server: " SQUID_VERSION "\r\nMime-Version: 1.0\r\n"
-                              "X-Squid-Error: %s\r\nVary: Accept-Language\r\nContent-Language: en\r\n"
-                              "Via: 1.1 %s (" SQUID_VERSION ")\r\n",
-                              pi->squid_err, pc->label),
-                     sizeof hdrs - hl);
-        bl = clampn(snprintf(body, sizeof body,
-                             "<!DOCTYPE html>\n<html><head>\n<meta type=\"copyright\" content=\"Copyright (C) 1996-2024 The Squid Software Foundation and contributors\">\n"
-                             "<meta http-equiv=\"Content-Type\" content=\"text/html; charset=utf-8\">\n"
-                             "<title>ERROR: The requested URL could not be retrieved</title>\n</head><body id=\"%.*s\">\n"
-                             "<div id=\"titles\"><h1>ERROR</h1><h2>The requested URL could not be retrieved</h2></div>\n"
-                             "<div id=\"content\"><p>The following error was encountered while trying to retrieve the URL: <a href=\"%s\">%s</a></p>\n"
-                             "<blockquote id=\"error\"><p><b>%s</b></p></blockquote>\n<p>%s</p>\n"
-                             "<p>Your cache administrator is <a href=\"mailto:webmaster\">webmaster</a>.</p>\n</div>\n"
-                             "<div id=\"footer\"><p>Generated %s by %s (" SQUID_VERSION ")</p></div>\n</body></html>\n",
-                             (int)strcspn(pi->squid_err, " "), pi->squid_err, h, h, pi->squid_title, text,
-                             lab_http_date(), pc->label),
-                     sizeof body);
+        hl = addf(hdrs, sizeof hdrs, hl,
+                  "Server: " SQUID_VERSION "\r\nMime-Version: 1.0\r\n"
+                  "X-Squid-Error: %s\r\nVary: Accept-Language\r\nContent-Language: en\r\n"
+                  "Via: 1.1 %s (" SQUID_VERSION ")\r\n",
+                  pi->squid_err, pc->label);
+        bl = addf(body, sizeof body, 0,
+                  "<!DOCTYPE html>\n<html><head>\n<meta type=\"copyright\" content=\"Copyright (C) 1996-2024 The Squid Software Foundation and contributors\">\n"
+                  "<meta http-equiv=\"Content-Type\" content=\"text/html; charset=utf-8\">\n"
+                  "<title>ERROR: The requested URL could not be retrieved</title>\n</head><body id=\"%.*s\">\n"
+                  "<div id=\"titles\"><h1>ERROR</h1><h2>The requested URL could not be retrieved</h2></div>\n"
+                  "<div id=\"content\"><p>The following error was encountered while trying to retrieve the URL: <a href=\"%s\">%s</a></p>\n"
+                  "<blockquote id=\"error\"><p><b>%s</b></p></blockquote>\n<p>%s</p>\n"
+                  "<p>Your cache administrator is <a href=\"mailto:webmaster\">webmaster</a>.</p>\n</div>\n"
+                  "<div id=\"footer\"><p>Generated %s by %s (" SQUID_VERSION ")</p></div>\n</body></html>\n",
+                  (int)strcspn(pi->squid_err, " "), pi->squid_err, h, h, pi->squid_title, text,
+                  lab_http_date(), pc->label);
         ctype = "text/html;charset=utf-8";
         break;
     case LAB_STYLE_BRD:
         snprintf(text, sizeof text, pi->brd_msg, h);
-        hl += clampn(snprintf(hdrs + hl, sizeof hdrs - hl, "%sx-brd-error: %s\r\n", pi->brd_hdr, text),
-                     sizeof hdrs - hl);
+        hl = addf(hdrs, sizeof hdrs, hl, "%sx-brd-error: %s\r\n", pi->brd_hdr, text);
         if (*pi->ps_error)
-            hl += clampn(snprintf(hdrs + hl, sizeof hdrs - hl, "Proxy-Status: brd.lab; error=%s%s\r\n",
-                                  pi->ps_error, pi->ps_extra),
-                         sizeof hdrs - hl);
-        bl = clampn(snprintf(body, sizeof body, "%s\n", text), sizeof body);
+            hl = addf(hdrs, sizeof hdrs, hl, "Proxy-Status: brd.lab; error=%s%s\r\n",
+                      pi->ps_error, pi->ps_extra);
+        bl = addf(body, sizeof body, 0, "%s\n", text);
         break;
     case LAB_STYLE_RFC9209:
     default:
         snprintf(text, sizeof text, pi->squid_text, h);
         if (*pi->ps_error)
-            hl += clampn(snprintf(hdrs + hl, sizeof hdrs - hl, "Proxy-Status: %s; error=%s%s\r\n",
-                                  pc->label, pi->ps_error, pi->ps_extra),
-                         sizeof hdrs - hl);
-        hl += clampn(snprintf(hdrs + hl, sizeof hdrs - hl, "Via: 1.1 %s\r\n", pc->label), sizeof hdrs - hl);
-        bl = clampn(snprintf(body, sizeof body, "%d %s\n%s\n", status, pi->reason, text), sizeof body);
+            hl = addf(hdrs, sizeof hdrs, hl, "Proxy-Status: %s; error=%s%s\r\n",
+                      pc->label, pi->ps_error, pi->ps_extra);
+        hl = addf(hdrs, sizeof hdrs, hl, "Via: 1.1 %s\r\n", pc->label);
+        bl = addf(body, sizeof body, 0, "%d %s\n%s\n", status, pi->reason, text);
         break;
     }
     (void)hl;
@@ -190,8 +215,7 @@ static void ray_id(char *out, size_t cap, uint64_t ray)
 void lab_page_target_block(struct evbuffer *out, const lab_host_conf *hc, const char *exit,
                            uint64_t ray, bool keep_alive)
 {
-    char hdrs[PAGE_HDRS_MAX], body[PAGE_BODY_MAX], rid[32];
-    size_t bl;
+    char hdrs[PAGE_HDRS_MAX], rid[32];
     ray_id(rid, sizeof rid, ray);
     switch (hc->page) {
     case LAB_PAGE_CLOUDFLARE:
@@ -199,24 +223,22 @@ void lab_page_target_block(struct evbuffer *out, const lab_host_conf *hc, const 
                  "Server: cloudflare\r\nCF-RAY: %s\r\nX-Frame-Options: SAMEORIGIN\r\n"
                  "Referrer-Policy: same-origin\r\nCache-Control: private, max-age=0, no-store, no-cache, must-revalidate\r\n"
                  "X-Lab-Fault: ban\r\nX-Lab-Exit: %s\r\n", rid, exit);
-        bl = clampn(snprintf(body, sizeof body,
-                             "<!DOCTYPE html>\n<html class=\"no-js\" lang=\"en-US\">\n<head>\n"
-                             "<title>Attention Required! | Cloudflare</title>\n<meta charset=\"UTF-8\" />\n"
-                             "<meta name=\"robots\" content=\"noindex, nofollow\" />\n</head>\n<body>\n"
-                             "<div id=\"cf-wrapper\">\n<div id=\"cf-error-details\" class=\"cf-error-details-wrapper\">\n"
-                             "<div class=\"cf-wrapper cf-header cf-error-overview\">\n"
-                             "<h1 data-translate=\"block_headline\">Sorry, you have been blocked</h1>\n"
-                             "<h2 class=\"cf-subheadline\"><span data-translate=\"unable_to_access\">You are unable to access</span> %s</h2>\n"
-                             "<span class=\"cf-error-code\">1020</span>\n</div>\n"
-                             "<div class=\"cf-section cf-wrapper\"><h2 data-translate=\"blocked_why_headline\">Why have I been blocked?</h2>\n"
-                             "<p>This website is using a security service to protect itself from online attacks. The action you just performed triggered the security solution.</p></div>\n"
-                             "<div class=\"cf-error-footer cf-wrapper\"><p><span class=\"cf-footer-item\">Cloudflare Ray ID: <strong class=\"font-semibold\">%s</strong></span>"
-                             " <span class=\"cf-footer-item\">Your IP: <span id=\"cf-footer-ip\">%s</span></span>"
-                             " <span class=\"cf-footer-item\">Performance &amp; security by Cloudflare</span></p></div>\n"
-                             "</div>\n</div>\n</body>\n</html>\n",
-                             hc->name, rid, exit),
-                     sizeof body);
-        emit(out, 403, "Forbidden", hdrs, "text/html; charset=UTF-8", body, bl, keep_alive);
+        emitf(out, 403, "Forbidden", hdrs, "text/html; charset=UTF-8", keep_alive,
+              "<!DOCTYPE html>\n<html class=\"no-js\" lang=\"en-US\">\n<head>\n"
+              "<title>Attention Required! | Cloudflare</title>\n<meta charset=\"UTF-8\" />\n"
+              "<meta name=\"robots\" content=\"noindex, nofollow\" />\n</head>\n<body>\n"
+              "<div id=\"cf-wrapper\">\n<div id=\"cf-error-details\" class=\"cf-error-details-wrapper\">\n"
+              "<div class=\"cf-wrapper cf-header cf-error-overview\">\n"
+              "<h1 data-translate=\"block_headline\">Sorry, you have been blocked</h1>\n"
+              "<h2 class=\"cf-subheadline\"><span data-translate=\"unable_to_access\">You are unable to access</span> %s</h2>\n"
+              "<span class=\"cf-error-code\">1020</span>\n</div>\n"
+              "<div class=\"cf-section cf-wrapper\"><h2 data-translate=\"blocked_why_headline\">Why have I been blocked?</h2>\n"
+              "<p>This website is using a security service to protect itself from online attacks. The action you just performed triggered the security solution.</p></div>\n"
+              "<div class=\"cf-error-footer cf-wrapper\"><p><span class=\"cf-footer-item\">Cloudflare Ray ID: <strong class=\"font-semibold\">%s</strong></span>"
+              " <span class=\"cf-footer-item\">Your IP: <span id=\"cf-footer-ip\">%s</span></span>"
+              " <span class=\"cf-footer-item\">Performance &amp; security by Cloudflare</span></p></div>\n"
+              "</div>\n</div>\n</body>\n</html>\n",
+              hc->name, rid, exit);
         break;
     case LAB_PAGE_CHALLENGE:
         snprintf(hdrs, sizeof hdrs,
@@ -224,21 +246,19 @@ void lab_page_target_block(struct evbuffer *out, const lab_host_conf *hc, const 
                  "Cache-Control: private, max-age=0, no-store, no-cache, must-revalidate\r\n"
                  "Cross-Origin-Opener-Policy: same-origin\r\nX-Lab-Fault: challenge\r\nX-Lab-Exit: %s\r\n",
                  rid, exit);
-        bl = clampn(snprintf(body, sizeof body,
-                             "<!DOCTYPE html><html lang=\"en-US\"><head><title>Just a moment...</title>"
-                             "<meta http-equiv=\"Content-Type\" content=\"text/html; charset=UTF-8\">"
-                             "<meta name=\"robots\" content=\"noindex,nofollow\"></head><body>"
-                             "<div class=\"main-wrapper\" role=\"main\"><div class=\"main-content\">"
-                             "<h1 class=\"zone-name-title h1\">%s</h1>"
-                             "<h2 class=\"h2\" id=\"challenge-running\">Checking if the site connection is secure</h2>"
-                             "<div id=\"challenge-spinner\"></div></div></div>"
-                             "<script>(function(){window._cf_chl_opt={cvId: '3',cZone: '%s',cType: 'managed',cRay: '%.16s'};"
-                             "var cpo=document.createElement('script');cpo.src='/cdn-cgi/challenge-platform/h/b/orchestrate/chl_page/v1?ray=%.16s';"
-                             "document.getElementsByTagName('head')[0].appendChild(cpo);}());</script>"
-                             "</body></html>\n",
-                             hc->name, hc->name, rid, rid),
-                     sizeof body);
-        emit(out, 403, "Forbidden", hdrs, "text/html; charset=UTF-8", body, bl, keep_alive);
+        emitf(out, 403, "Forbidden", hdrs, "text/html; charset=UTF-8", keep_alive,
+              "<!DOCTYPE html><html lang=\"en-US\"><head><title>Just a moment...</title>"
+              "<meta http-equiv=\"Content-Type\" content=\"text/html; charset=UTF-8\">"
+              "<meta name=\"robots\" content=\"noindex,nofollow\"></head><body>"
+              "<div class=\"main-wrapper\" role=\"main\"><div class=\"main-content\">"
+              "<h1 class=\"zone-name-title h1\">%s</h1>"
+              "<h2 class=\"h2\" id=\"challenge-running\">Checking if the site connection is secure</h2>"
+              "<div id=\"challenge-spinner\"></div></div></div>"
+              "<script>(function(){window._cf_chl_opt={cvId: '3',cZone: '%s',cType: 'managed',cRay: '%.16s'};"
+              "var cpo=document.createElement('script');cpo.src='/cdn-cgi/challenge-platform/h/b/orchestrate/chl_page/v1?ray=%.16s';"
+              "document.getElementsByTagName('head')[0].appendChild(cpo);}());</script>"
+              "</body></html>\n",
+              hc->name, hc->name, rid, rid);
         break;
     case LAB_PAGE_DATADOME:
         snprintf(hdrs, sizeof hdrs,
@@ -247,25 +267,21 @@ void lab_page_target_block(struct evbuffer *out, const lab_host_conf *hc, const 
                  "Cache-Control: max-age=0, private, no-cache, no-store, must-revalidate\r\n"
                  "X-Lab-Fault: ban\r\nX-Lab-Exit: %s\r\n",
                  rid, rid, hc->name, exit);
-        bl = clampn(snprintf(body, sizeof body,
-                             "<html lang=\"en\"><head><title>%s</title><style>#cmsg{animation: A 1.5s;}</style></head>"
-                             "<body style=\"margin:0\"><p id=\"cmsg\">Please enable JS and disable any ad blocker</p>"
-                             "<script data-cfasync=\"false\">var dd={'rt':'c','cid':'AHrlqAAAAAMA%.16s','hsh':'2211F522B61E269B869FA6EAFFB5E1','t':'bv','s':17434,'e':'%.16s','host':'geo.captcha-delivery.com'}</script>"
-                             "<script data-cfasync=\"false\" src=\"https://ct.captcha-delivery.com/c.js\"></script>"
-                             "<iframe src=\"https://geo.captcha-delivery.com/captcha/?initialCid=AHrlqAAAAAMA%.16s&amp;t=bv&amp;referer=http%%3A%%2F%%2F%s%%2F\" title=\"DataDome CAPTCHA\" width=\"100%%\" height=\"100%%\"></iframe>"
-                             "</body></html>\n",
-                             hc->name, rid, rid, rid, hc->name),
-                     sizeof body);
-        emit(out, 403, "Forbidden", hdrs, "text/html;charset=utf-8", body, bl, keep_alive);
+        emitf(out, 403, "Forbidden", hdrs, "text/html;charset=utf-8", keep_alive,
+              "<html lang=\"en\"><head><title>%s</title><style>#cmsg{animation: A 1.5s;}</style></head>"
+              "<body style=\"margin:0\"><p id=\"cmsg\">Please enable JS and disable any ad blocker</p>"
+              "<script data-cfasync=\"false\">var dd={'rt':'c','cid':'AHrlqAAAAAMA%.16s','hsh':'2211F522B61E269B869FA6EAFFB5E1','t':'bv','s':17434,'e':'%.16s','host':'geo.captcha-delivery.com'}</script>"
+              "<script data-cfasync=\"false\" src=\"https://ct.captcha-delivery.com/c.js\"></script>"
+              "<iframe src=\"https://geo.captcha-delivery.com/captcha/?initialCid=AHrlqAAAAAMA%.16s&amp;t=bv&amp;referer=http%%3A%%2F%%2F%s%%2F\" title=\"DataDome CAPTCHA\" width=\"100%%\" height=\"100%%\"></iframe>"
+              "</body></html>\n",
+              hc->name, rid, rid, rid, hc->name);
         break;
     case LAB_PAGE_PLAIN:
     default:
         snprintf(hdrs, sizeof hdrs, "Server: nginx\r\nX-Lab-Fault: ban\r\nX-Lab-Exit: %s\r\n", exit);
-        bl = clampn(snprintf(body, sizeof body,
-                             "<html>\r\n<head><title>403 Forbidden</title></head>\r\n<body>\r\n"
-                             "<center><h1>403 Forbidden</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n"),
-                     sizeof body);
-        emit(out, 403, "Forbidden", hdrs, "text/html", body, bl, keep_alive);
+        emitf(out, 403, "Forbidden", hdrs, "text/html", keep_alive,
+              "<html>\r\n<head><title>403 Forbidden</title></head>\r\n<body>\r\n"
+              "<center><h1>403 Forbidden</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n");
         break;
     }
 }
@@ -273,19 +289,17 @@ void lab_page_target_block(struct evbuffer *out, const lab_host_conf *hc, const 
 void lab_page_target_rate_limit(struct evbuffer *out, const lab_host_conf *hc, const char *exit,
                                 uint32_t limit, uint32_t retry_after_s, bool keep_alive)
 {
-    char hdrs[PAGE_HDRS_MAX], body[PAGE_BODY_MAX];
+    char hdrs[PAGE_HDRS_MAX];
     snprintf(hdrs, sizeof hdrs,
              "Server: nginx\r\nRetry-After: %u\r\nX-RateLimit-Limit: %u\r\nX-RateLimit-Remaining: 0\r\n"
              "X-RateLimit-Reset: %u\r\nX-Lab-Fault: rate_limit\r\nX-Lab-Exit: %s\r\n",
              retry_after_s, limit, retry_after_s, exit);
-    size_t bl = clampn(snprintf(body, sizeof body,
-                                "<html>\r\n<head><title>429 Too Many Requests</title></head>\r\n<body>\r\n"
-                                "<center><h1>429 Too Many Requests</h1></center>\r\n"
-                                "<p>Too many requests from %s to %s; retry after %u seconds.</p>\r\n"
-                                "<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n",
-                                exit, hc->name, retry_after_s),
-                       sizeof body);
-    emit(out, 429, "Too Many Requests", hdrs, "text/html", body, bl, keep_alive);
+    emitf(out, 429, "Too Many Requests", hdrs, "text/html", keep_alive,
+          "<html>\r\n<head><title>429 Too Many Requests</title></head>\r\n<body>\r\n"
+          "<center><h1>429 Too Many Requests</h1></center>\r\n"
+          "<p>Too many requests from %s to %s; retry after %u seconds.</p>\r\n"
+          "<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n",
+          exit, hc->name, retry_after_s);
 }
 
 void lab_page_target_503(struct evbuffer *out, const lab_host_conf *hc, const char *exit,

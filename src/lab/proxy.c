@@ -358,25 +358,17 @@ static void forward_client(pconn *c)
     } else {
         while (c->req_body != BODY_NONE && evbuffer_get_length(in)) {
             if (c->req_body == BODY_LENGTH) {
-                size_t avail = evbuffer_get_length(in);
-                size_t n = (uint64_t)avail < c->req_left ? avail : (size_t)c->req_left;
-                evbuffer_remove_buffer(in, out, n);
-                c->req_left -= n;
-                if (!c->req_left)
+                if (lab_body_pass_length(in, out, &c->req_left))
                     c->req_body = BODY_NONE;
             } else {
-                struct evbuffer_iovec v;
-                bool done = false;
-                if (evbuffer_peek(in, -1, NULL, &v, 1) < 1)
-                    break;
-                ssize_t k = rt_chunked_scan(&c->req_ch, v.iov_base, v.iov_len, &done);
-                if (k < 0) {
+                int rc = lab_body_pass_chunked(in, out, &c->req_ch);
+                if (rc < 0) {
                     close_after_flush(c);
                     return;
                 }
-                evbuffer_remove_buffer(in, out, (size_t)k);
-                if (done)
-                    c->req_body = BODY_NONE;
+                if (rc == 0)
+                    break;
+                c->req_body = BODY_NONE;
             }
         }
     }
@@ -457,15 +449,9 @@ static int up_open(pconn *c, uint16_t port, bool fresh)
     c->up = bufferevent_socket_new(L->base, -1, BEV_OPT_CLOSE_ON_FREE);
     if (!c->up)
         return -1;
-    bufferevent_setcb(c->up, up_read_cb, up_write_cb, up_event_cb, c);
-    bufferevent_setwatermark(c->up, EV_READ, 0, LAB_IO_HIGH);
-    bufferevent_setwatermark(c->up, EV_WRITE, LAB_IO_HIGH / 2, 0);
-    bufferevent_enable(c->up, EV_READ | EV_WRITE);
+    lab_bev_start(c->up, up_read_cb, up_write_cb, up_event_cb, c, false);
     struct sockaddr_in sin;
-    memset(&sin, 0, sizeof sin);
-    sin.sin_family = AF_INET;
-    sin.sin_port = htons(port);
-    sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    lab_loopback_addr(&sin, port);
     c->up_port = port;
     c->up_reusable = true;
     evbuffer_add_printf(bufferevent_get_output(c->up), "PROXY TCP4 %s 127.0.0.1 %u %u\r\n",
@@ -768,12 +754,7 @@ static void accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct socka
         return;
     }
     lab_link_add(&px->lab->pconns, &c->link);
-    bufferevent_setcb(bev, cl_read_cb, cl_write_cb, cl_event_cb, c);
-    bufferevent_setwatermark(bev, EV_READ, 0, LAB_IO_HIGH);
-    bufferevent_setwatermark(bev, EV_WRITE, LAB_IO_HIGH / 2, 0);
-    struct timeval idle = { LAB_IDLE_S, 0 };
-    bufferevent_set_timeouts(bev, &idle, NULL);
-    bufferevent_enable(bev, EV_READ | EV_WRITE);
+    lab_bev_start(bev, cl_read_cb, cl_write_cb, cl_event_cb, c, true);
 }
 
 int lab_proxies_start(lab *L, char *err, size_t errlen)

@@ -424,29 +424,15 @@ static void process(tconn *c)
     struct evbuffer *in = bufferevent_get_input(c->bev);
     while (!c->busy && !c->close_after) {
         if (c->body == TB_LENGTH) {
-            size_t n = evbuffer_get_length(in);
-            if ((uint64_t)n > c->body_left)
-                n = (size_t)c->body_left;
-            evbuffer_drain(in, n);
-            c->body_left -= n;
-            if (c->body_left)
+            if (!lab_body_pass_length(in, NULL, &c->body_left))
                 return;
             c->body = TB_NONE;
         }
         if (c->body == TB_CHUNKED) {
-            bool done = false;
-            while (!done && evbuffer_get_length(in)) {
-                struct evbuffer_iovec v;
-                if (evbuffer_peek(in, -1, NULL, &v, 1) < 1)
-                    break;
-                ssize_t k = rt_chunked_scan(&c->ch, v.iov_base, v.iov_len, &done);
-                if (k < 0) {
-                    c->close_after = true;
-                    return;
-                }
-                evbuffer_drain(in, (size_t)k);
-            }
-            if (!done)
+            int rc = lab_body_pass_chunked(in, NULL, &c->ch);
+            if (rc < 0)
+                c->close_after = true;
+            if (rc <= 0)
                 return;
             c->body = TB_NONE;
         }
@@ -546,12 +532,7 @@ static void start_bev(tconn *c, struct bufferevent *bev)
 {
     c->bev = bev;
     c->fd = -1;
-    bufferevent_setcb(bev, t_read_cb, t_write_cb, t_event_cb, c);
-    bufferevent_setwatermark(bev, EV_READ, 0, LAB_IO_HIGH);
-    bufferevent_setwatermark(bev, EV_WRITE, LAB_IO_HIGH / 2, 0);
-    struct timeval idle = { LAB_IDLE_S, 0 };
-    bufferevent_set_timeouts(bev, &idle, NULL);
-    bufferevent_enable(bev, EV_READ | EV_WRITE);
+    lab_bev_start(bev, t_read_cb, t_write_cb, t_event_cb, c, true);
 }
 
 static tconn *tconn_new(lab *L, evutil_socket_t fd, struct sockaddr *sa, bool tls)

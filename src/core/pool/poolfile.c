@@ -7,11 +7,11 @@
  * labels keep a 100,000-line pool well under a second. */
 #include "core/pool/upstream.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/base/fail.h"
 #include "core/base/slice.h"
 
 /* First array allocation; doubled as needed up to RT_POOL_ENTRIES_MAX. */
@@ -19,20 +19,6 @@
 /* Room for one reason from rt_upstream_parse before "NAME:LINE: " is put
  * in front of it. */
 #define REASON_MAX 256
-
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (err && errlen) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return -1;
-}
 
 static void free_entries(rt_upstream *v, size_t n)
 {
@@ -91,7 +77,7 @@ static int unique_labels(rt_upstream *v, size_t n, char *err, size_t errlen)
         cap *= 2;
     label_set set = { calloc(cap, sizeof(label_slot)), cap - 1 };
     if (!set.slot)
-        return fail(err, errlen, "out of memory");
+        return rt_fail(err, errlen, "out of memory");
 
     char cand[RT_UP_LABEL_MAX + RT_UP_LABEL_SUFFIX_MAX + 1];
     for (size_t i = 0; i < n; i++) {
@@ -118,7 +104,7 @@ static int unique_labels(rt_upstream *v, size_t n, char *err, size_t errlen)
         char *nl = malloc(clen + 1);
         if (!nl) {
             free(set.slot);
-            return fail(err, errlen, "out of memory");
+            return rt_fail(err, errlen, "out of memory");
         }
         memcpy(nl, cand, clen + 1);
         free(v[i].label);
@@ -172,7 +158,7 @@ int rt_pool_parse(const char *name, const char *text, size_t len, rt_pool *out,
         if (n == cap) {
             if (cap >= RT_POOL_ENTRIES_MAX) {
                 free_entries(v, n);
-                return fail(err, errlen, "%s:%zu: more than %u entries", name, lineno,
+                return rt_fail(err, errlen, "%s:%zu: more than %u entries", name, lineno,
                             RT_POOL_ENTRIES_MAX);
             }
             size_t ncap = cap ? cap * 2 : POOL_INITIAL_CAP;
@@ -181,21 +167,21 @@ int rt_pool_parse(const char *name, const char *text, size_t len, rt_pool *out,
             rt_upstream *nv = realloc(v, ncap * sizeof *v);
             if (!nv) {
                 free_entries(v, n);
-                return fail(err, errlen, "%s: out of memory", name);
+                return rt_fail(err, errlen, "%s: out of memory", name);
             }
             v = nv;
             cap = ncap;
         }
         if (rt_upstream_parse(line.p, line.n, &v[n], reason, sizeof reason)) {
             free_entries(v, n);
-            return fail(err, errlen, "%s:%zu: %s", name, lineno, reason);
+            return rt_fail(err, errlen, "%s:%zu: %s", name, lineno, reason);
         }
         n++;
     }
 
     if (n == 0) {
         free(v);
-        return fail(err, errlen,
+        return rt_fail(err, errlen,
                     "%s: no upstream entries (add lines like host:port or http://user:pass@host:port)",
                     name);
     }
@@ -203,7 +189,7 @@ int rt_pool_parse(const char *name, const char *text, size_t len, rt_pool *out,
     if (!source || unique_labels(v, n, reason, sizeof reason)) {
         free(source);
         free_entries(v, n);
-        return fail(err, errlen, "%s: out of memory", name);
+        return rt_fail(err, errlen, "%s: out of memory", name);
     }
     out->v = v;
     out->n = n;

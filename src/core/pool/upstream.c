@@ -13,13 +13,14 @@
 #include "core/pool/upstream.h"
 
 #include <arpa/inet.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/base/fail.h"
 #include "core/base/slice.h"
 #include "core/base/wbuf.h"
+#include "core/http/basic.h"
 
 /* A scheme name is echoed in the "unsupported scheme" message; this bounds
  * how much of it. */
@@ -42,20 +43,6 @@ typedef struct entry_parts {
     rt_slice pass;
     bool decode;    /* credentials came from a URL form: percent-decode them */
 } entry_parts;
-
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (err && errlen) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return -1;
-}
 
 /* Passwords and ready-made Basic values are wiped before their memory goes
  * back to the allocator, so a later heap dump or reuse does not leak them. */
@@ -141,22 +128,22 @@ static bool is_ipv6(const char *p, size_t n)
 static int parse_port(rt_slice s, uint16_t *port, char *err, size_t errlen)
 {
     if (s.n == 0)
-        return fail(err, errlen, "missing port (write host:port)");
+        return rt_fail(err, errlen, "missing port (write host:port)");
     unsigned long v = 0;
     for (size_t i = 0; i < s.n; i++) {
         char c = s.p[i];
         if (c == '#')
-            return fail(err, errlen, "'#' after the port: a label needs whitespace before it (host:port #label)");
+            return rt_fail(err, errlen, "'#' after the port: a label needs whitespace before it (host:port #label)");
         if (c == '/' || c == '?')
-            return fail(err, errlen, "a proxy address has no path or query (remove what follows host:port)");
+            return rt_fail(err, errlen, "a proxy address has no path or query (remove what follows host:port)");
         if (!is_digit(c))
-            return fail(err, errlen, "port must be a number from 1 to 65535");
+            return rt_fail(err, errlen, "port must be a number from 1 to 65535");
         if (i >= 5)
-            return fail(err, errlen, "port out of range (1..65535)");
+            return rt_fail(err, errlen, "port out of range (1..65535)");
         v = v * 10 + (unsigned long)(c - '0');
     }
     if (v == 0 || v > 65535)
-        return fail(err, errlen, "port out of range (1..65535)");
+        return rt_fail(err, errlen, "port out of range (1..65535)");
     *port = (uint16_t)v;
     return 0;
 }
@@ -165,22 +152,22 @@ static int parse_port(rt_slice s, uint16_t *port, char *err, size_t errlen)
 static int parse_hostport(rt_slice s, entry_parts *p, char *err, size_t errlen)
 {
     if (s.n == 0)
-        return fail(err, errlen, "missing host (write host:port)");
+        return rt_fail(err, errlen, "missing host (write host:port)");
 
     if (s.p[0] == '[') {
         /* RFC 3986 section 3.2.2: an IPv6 literal is enclosed in brackets
          * because its own colons would otherwise run into the port's. */
         const char *close = memchr(s.p, ']', s.n);
         if (!close)
-            return fail(err, errlen, "missing ']' after the IPv6 address (write [address]:port)");
+            return rt_fail(err, errlen, "missing ']' after the IPv6 address (write [address]:port)");
         size_t inner = (size_t)(close - s.p) - 1;
         if (!is_ipv6(s.p + 1, inner))
-            return fail(err, errlen, "invalid IPv6 address in brackets");
+            return rt_fail(err, errlen, "invalid IPv6 address in brackets");
         size_t rest = s.n - (inner + 2);
         if (rest == 0)
-            return fail(err, errlen, "missing port (write [address]:port)");
+            return rt_fail(err, errlen, "missing port (write [address]:port)");
         if (close[1] != ':')
-            return fail(err, errlen, "unexpected text after ']' (write [address]:port)");
+            return rt_fail(err, errlen, "unexpected text after ']' (write [address]:port)");
         p->host = rt_slice_from(s.p + 1, inner);
         p->v6 = true;
         return parse_port(rt_slice_from(close + 2, rest - 1), &p->port, err, errlen);
@@ -189,8 +176,8 @@ static int parse_hostport(rt_slice s, entry_parts *p, char *err, size_t errlen)
     const char *colon = memchr(s.p, ':', s.n);
     if (!colon) {
         if (memchr(s.p, '#', s.n))
-            return fail(err, errlen, "'#' in host: a label needs whitespace before it (host:port #label)");
-        return fail(err, errlen, "missing port (write host:port)");
+            return rt_fail(err, errlen, "'#' in host: a label needs whitespace before it (host:port #label)");
+        return rt_fail(err, errlen, "missing port (write host:port)");
     }
     rt_slice host = rt_slice_from(s.p, (size_t)(colon - s.p));
     rt_slice port = rt_slice_from(colon + 1, s.n - host.n - 1);
@@ -199,29 +186,29 @@ static int parse_hostport(rt_slice s, entry_parts *p, char *err, size_t errlen)
          * split unambiguously, so ask for the bracketed form. */
         const char *last = memrchr(s.p, ':', s.n);
         if (is_ipv6(s.p, s.n) || is_ipv6(s.p, (size_t)(last - s.p)))
-            return fail(err, errlen, "IPv6 addresses must be written in brackets, e.g. [2001:db8::1]:3128");
-        return fail(err, errlen, "too many ':' in host:port");
+            return rt_fail(err, errlen, "IPv6 addresses must be written in brackets, e.g. [2001:db8::1]:3128");
+        return rt_fail(err, errlen, "too many ':' in host:port");
     }
     if (host.n == 0)
-        return fail(err, errlen, "missing host before ':port'");
+        return rt_fail(err, errlen, "missing host before ':port'");
     if (host.n > RT_UP_HOST_MAX)
-        return fail(err, errlen, "host name longer than %d bytes", RT_UP_HOST_MAX);
+        return rt_fail(err, errlen, "host name longer than %d bytes", RT_UP_HOST_MAX);
     bool numeric = true;
     for (size_t i = 0; i < host.n; i++) {
         char c = host.p[i];
         if (c == '#')
-            return fail(err, errlen, "'#' in host: a label needs whitespace before it (host:port #label)");
+            return rt_fail(err, errlen, "'#' in host: a label needs whitespace before it (host:port #label)");
         if (c == '/' || c == '?')
-            return fail(err, errlen, "a proxy address has no path or query (remove what follows host:port)");
+            return rt_fail(err, errlen, "a proxy address has no path or query (remove what follows host:port)");
         if (c == '%')
-            return fail(err, errlen, "percent-encoding is not allowed in a host");
+            return rt_fail(err, errlen, "percent-encoding is not allowed in a host");
         if (!is_regname_char(c))
-            return fail(err, errlen, "invalid character in host (letters, digits, '-', '.', '_' expected)");
+            return rt_fail(err, errlen, "invalid character in host (letters, digits, '-', '.', '_' expected)");
         if (!is_digit(c) && c != '.')
             numeric = false;
     }
     if (numeric && !is_ipv4(host))
-        return fail(err, errlen, "invalid IPv4 address");
+        return rt_fail(err, errlen, "invalid IPv4 address");
     p->host = host;
     p->v6 = false;
     return parse_port(port, &p->port, err, errlen);
@@ -241,7 +228,7 @@ static int parse_authority(rt_slice a, entry_parts *p, char *err, size_t errlen)
 
     rt_slice ui = rt_slice_from(a.p, (size_t)(at - a.p));
     if (ui.n == 0)
-        return fail(err, errlen, "empty credentials before '@' (write user:pass@host:port or drop the '@')");
+        return rt_fail(err, errlen, "empty credentials before '@' (write user:pass@host:port or drop the '@')");
     const char *colon = memchr(ui.p, ':', ui.n);
     for (size_t i = 0; i < ui.n; i++) {
         char c = ui.p[i];
@@ -253,19 +240,19 @@ static int parse_authority(rt_slice a, entry_parts *p, char *err, size_t errlen)
          * makes the user fix the URL rather than get a silent wrong parse. */
         switch (c) {
         case '@':
-            return fail(err, errlen, "'@' in %s must be written %%40", field);
+            return rt_fail(err, errlen, "'@' in %s must be written %%40", field);
         case '#':
-            return fail(err, errlen, "'#' in %s must be written %%23", field);
+            return rt_fail(err, errlen, "'#' in %s must be written %%23", field);
         case '/':
-            return fail(err, errlen, "'/' in %s must be written %%2F", field);
+            return rt_fail(err, errlen, "'/' in %s must be written %%2F", field);
         case '?':
-            return fail(err, errlen, "'?' in %s must be written %%3F", field);
+            return rt_fail(err, errlen, "'?' in %s must be written %%3F", field);
         case ':':
             /* The first ':' separates user from password. Clients differ
              * on whether a second one belongs to the password, so it must
              * be encoded to mean one thing everywhere. */
             if (ui.p + i != colon)
-                return fail(err, errlen, "':' in password must be written %%3A");
+                return rt_fail(err, errlen, "':' in password must be written %%3A");
             break;
         default:
             break;
@@ -280,7 +267,7 @@ static int parse_authority(rt_slice a, entry_parts *p, char *err, size_t errlen)
         p->pass = rt_slice_from(ui.p + ui.n, 0);
     }
     if (p->user.n == 0)
-        return fail(err, errlen, "empty username before ':' (write user:pass@host:port)");
+        return rt_fail(err, errlen, "empty username before ':' (write user:pass@host:port)");
     p->have_cred = true;
     p->decode = true;
     return parse_hostport(rt_slice_from(at + 1, a.n - ui.n - 1), p, err, errlen);
@@ -358,7 +345,7 @@ static int dup_credential(rt_slice s, bool decode, const char *field, size_t max
 {
     char *d = malloc(s.n + 1);
     if (!d)
-        return fail(err, errlen, "out of memory");
+        return rt_fail(err, errlen, "out of memory");
     size_t k = 0;
     for (size_t i = 0; i < s.n; i++) {
         char c = s.p[i];
@@ -368,13 +355,13 @@ static int dup_credential(rt_slice s, bool decode, const char *field, size_t max
             if (hi < 0 || lo < 0) {
                 explicit_bzero(d, k);
                 free(d);
-                return fail(err, errlen, "invalid %%-escape in %s (write a literal '%%' as %%25)", field);
+                return rt_fail(err, errlen, "invalid %%-escape in %s (write a literal '%%' as %%25)", field);
             }
             c = (char)(hi << 4 | lo);
             if (c == '\0') {
                 explicit_bzero(d, k);
                 free(d);
-                return fail(err, errlen, "%%00 (NUL) is not allowed in %s", field);
+                return rt_fail(err, errlen, "%%00 (NUL) is not allowed in %s", field);
             }
             i += 2;
         }
@@ -383,7 +370,7 @@ static int dup_credential(rt_slice s, bool decode, const char *field, size_t max
     d[k] = '\0';
     if (k > max) {
         free_secret(d);
-        return fail(err, errlen, "%s longer than %zu bytes", field, max);
+        return rt_fail(err, errlen, "%s longer than %zu bytes", field, max);
     }
     *out = d;
     return 0;
@@ -414,13 +401,8 @@ static char *make_basic(const char *user, const char *pass)
     memcpy(plain + ul + 1, pass, pl);
     size_t cap = 6 + 4 * ((plain_n + 2) / 3) + 1;
     char *v = malloc(cap);
-    if (v) {
-        rt_wbuf w;
-        rt_wbuf_init(&w, v, cap - 1);
-        rt_wbuf_adds(&w, "Basic ");
-        rt_wbuf_add_base64(&w, plain, plain_n);
-        v[w.len] = '\0';
-    }
+    if (v)
+        rt_basic_value(plain, plain_n, v, cap);
     explicit_bzero(plain, plain_n);
     free(plain);
     return v;
@@ -451,7 +433,7 @@ static int build_entry(const entry_parts *p, rt_slice label, rt_upstream *out,
          * "%3A" can bring one here. */
         if (strchr(out->user, ':')) {
             rt_upstream_clear(out);
-            return fail(err, errlen, "':' cannot be part of a username (Basic authentication splits at the first ':')");
+            return rt_fail(err, errlen, "':' cannot be part of a username (Basic authentication splits at the first ':')");
         }
         /* A backconnect username with "{session}" is completed per request
          * (rt_upstream_auth), so its Basic value cannot be made once. */
@@ -477,7 +459,7 @@ static int build_entry(const entry_parts *p, rt_slice label, rt_upstream *out,
     return 0;
 oom:
     rt_upstream_clear(out);
-    return fail(err, errlen, "out of memory");
+    return rt_fail(err, errlen, "out of memory");
 }
 
 static bool is_scheme_char(char c)
@@ -492,18 +474,18 @@ int rt_upstream_parse(const char *s, size_t n, rt_upstream *out, char *err, size
         err[0] = '\0';
     rt_slice e = trim(rt_slice_from(s, s ? n : 0));
     if (e.n == 0)
-        return fail(err, errlen, "empty entry");
+        return rt_fail(err, errlen, "empty entry");
     if (e.n > RT_UP_ENTRY_MAX)
-        return fail(err, errlen, "entry longer than %d bytes", RT_UP_ENTRY_MAX);
+        return rt_fail(err, errlen, "entry longer than %d bytes", RT_UP_ENTRY_MAX);
     /* Control bytes (NUL, CR inside a line, escape sequences) have no place
      * in any form and would corrupt logs if they reached a label. */
     for (size_t i = 0; i < e.n; i++) {
         unsigned char c = (unsigned char)e.p[i];
         if ((c < 0x20 && c != '\t') || c == 0x7f)
-            return fail(err, errlen, "control character in entry");
+            return rt_fail(err, errlen, "control character in entry");
     }
     if (e.p[0] == '#')
-        return fail(err, errlen, "entry starts with '#' (that is a comment, not an upstream)");
+        return rt_fail(err, errlen, "entry starts with '#' (that is a comment, not an upstream)");
 
     /* The label: whitespace, then '#', then the rest (trimmed). Requiring
      * the whitespace keeps a '#' inside a colon-form password literal. Any
@@ -517,13 +499,13 @@ int rt_upstream_parse(const char *s, size_t n, rt_upstream *out, char *err, size
         while (j < e.n && is_blank(e.p[j]))
             j++;
         if (j >= e.n || e.p[j] != '#')
-            return fail(err, errlen, "whitespace inside the entry (a label is written ENTRY #label)");
+            return rt_fail(err, errlen, "whitespace inside the entry (a label is written ENTRY #label)");
         body.n = i;
         label = trim(rt_slice_from(e.p + j + 1, e.n - j - 1));
         if (label.n == 0)
-            return fail(err, errlen, "empty label after '#'");
+            return rt_fail(err, errlen, "empty label after '#'");
         if (label.n > RT_UP_LABEL_MAX)
-            return fail(err, errlen, "label longer than %d bytes", RT_UP_LABEL_MAX);
+            return rt_fail(err, errlen, "label longer than %d bytes", RT_UP_LABEL_MAX);
         break;
     }
 
@@ -545,11 +527,11 @@ int rt_upstream_parse(const char *s, size_t n, rt_upstream *out, char *err, size
         for (size_t i = 0; scheme && i < k; i++)
             scheme = is_scheme_char(body.p[i]);
         if (k == 0)
-            return fail(err, errlen, "missing scheme before '://' (write http://host:port)");
+            return rt_fail(err, errlen, "missing scheme before '://' (write http://host:port)");
         if (scheme) {
             if (!(k == 4 && strncasecmp(body.p, "http", 4) == 0)) {
                 int shown = k > SCHEME_ECHO_MAX ? SCHEME_ECHO_MAX : (int)k;
-                return fail(err, errlen,
+                return rt_fail(err, errlen,
                             "unsupported scheme '%.*s://': https:// and socks5:// upstreams are not supported yet (use http://)",
                             shown, body.p);
             }
@@ -567,13 +549,13 @@ int rt_upstream_parse(const char *s, size_t n, rt_upstream *out, char *err, size
          * readings (e.g. "a:12:34@b:80"). Refuse with the unambiguous way
          * to write it instead of picking one. */
         if (reads_as_userinfo(body))
-            return fail(err, errlen,
+            return rt_fail(err, errlen,
                         "ambiguous entry: it reads as host:port:user:pass and as user:pass@host:port; "
                         "write it as http://user:pass@host:port with '@' as %%40 and ':' as %%3A in the credentials");
         if (parse_hostport(hp, &p, err, errlen))
             return -1;
         if (user.n == 0)
-            return fail(err, errlen, "empty username in host:port:user:pass");
+            return rt_fail(err, errlen, "empty username in host:port:user:pass");
         p.have_cred = true;
         p.user = user;
         p.pass = pass;
@@ -586,7 +568,7 @@ int rt_upstream_parse(const char *s, size_t n, rt_upstream *out, char *err, size
         return build_entry(&p, label, out, err, errlen);
     }
     if (colon_form == 2)
-        return fail(err, errlen, "missing password (write host:port:user:pass)");
+        return rt_fail(err, errlen, "missing password (write host:port:user:pass)");
     if (parse_hostport(body, &p, err, errlen))
         return -1;
     return build_entry(&p, label, out, err, errlen);
@@ -649,18 +631,8 @@ int rt_upstream_auth(const rt_upstream *u, const char *session, char *out, size_
     rt_wbuf_add(&w, ":", 1);
     rt_wbuf_adds(&w, u->pass);
     int rc = -1;
-    if (!w.overflow) {
-        rt_wbuf o;
-        rt_wbuf_init(&o, out, cap - 1);
-        rt_wbuf_adds(&o, "Basic ");
-        rt_wbuf_add_base64(&o, plain, w.len);
-        if (!o.overflow && o.len <= (size_t)INT32_MAX) {
-            out[o.len] = '\0';
-            rc = (int)o.len;
-        } else {
-            out[0] = '\0';
-        }
-    }
+    if (!w.overflow)
+        rc = rt_basic_value(plain, w.len, out, cap);
     explicit_bzero(plain, sizeof plain);
     return rc;
 }

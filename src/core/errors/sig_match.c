@@ -1,0 +1,269 @@
+/* Signature sets: the matcher. Runs a loaded set over one response with
+ * bounded cost (header checks first, body patterns gated by anchors); see
+ * sig.h for the order in which entries are tried. */
+#include "core/errors/sig_int.h"
+
+#include <ctype.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+typedef struct scan {
+    const rt_sigset *s;
+    const rt_sig_ctx *ctx;
+    uint32_t hh[64];        /* name hashes of the first 64 response headers */
+    size_t nh;
+    bool lc_ready;
+    size_t n;               /* body bytes used */
+    uint8_t state[RT_SIG_ANCHOR_MAX]; /* 0 unknown, 1 absent, 2 present */
+    uint32_t pos[RT_SIG_ANCHOR_MAX];  /* first occurrence when present */
+    char lc[RT_SIG_BODY_MAX + 1]; /* + 1: room to terminate a regex window */
+} scan;
+
+static bool status_ok(const sig *g, int status)
+{
+    if (g->nst == 0)
+        return status < 200 || status > 299; /* 2xx only when named */
+    for (int i = 0; i < g->nst; i++)
+        if (status >= g->st_lo[i] && status <= g->st_hi[i])
+            return true;
+    return false;
+}
+
+static bool host_ok(const sig *g, rt_slice host)
+{
+    if (!g->host[0])
+        return true;
+    size_t n = strlen(g->host);
+    if (host.n < n || strncasecmp(host.p + host.n - n, g->host, n) != 0)
+        return false;
+    return host.n == n || host.p[host.n - n - 1] == '.';
+}
+
+/* Match a regex against a slice. regexec() wants a NUL-terminated string
+ * (REG_STARTEND exists in glibc, but sanitizer interceptors still read up
+ * to a NUL), so the value is copied; only its first RT_SIG_VALUE_MAX bytes
+ * are matched. */
+static bool re_slice(const regex_t *re, rt_slice v)
+{
+    char buf[RT_SIG_VALUE_MAX + 1];
+    size_t n = v.n < RT_SIG_VALUE_MAX ? v.n : RT_SIG_VALUE_MAX;
+    if (n)
+        memcpy(buf, v.p, n);
+    buf[n] = '\0';
+    return regexec(re, buf, 0, NULL, 0) == 0;
+}
+
+static void put_what(char *w, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void put_what(char *w, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(w, RT_SIG_WHAT_MAX, fmt, ap);
+    va_end(ap);
+    for (char *q = w; *q; q++) /* keep evidence printable ASCII */
+        if ((unsigned char)*q < 0x20 || (unsigned char)*q >= 0x7f)
+            *q = '?';
+}
+
+/* Does header condition h hold? For header-not: does any value match (a veto).
+ * On a positive match the header is described in what (if non-NULL). */
+static bool hdr_match(const scan *sc, const sig_hdr *h, char *what)
+{
+    const rt_sig_ctx *c = sc->ctx;
+    size_t nl = strlen(h->name);
+    for (size_t i = 0; i < c->nhdrs; i++) {
+        const rt_http_hdr *x = &c->hdrs[i];
+        if (i < sc->nh && sc->hh[i] != h->hash)
+            continue;
+        if (x->name.n != nl || strncasecmp(x->name.p, h->name, nl) != 0)
+            continue;
+        if (h->has_re && !re_slice(&h->re, x->value))
+            continue;
+        if (what)
+            put_what(what, "header " RT_SLICE_FMT ": %.*s", RT_SLICE_ARG(x->name),
+                     (int)(x->value.n > 64 ? 64 : x->value.n), x->value.p ? x->value.p : "");
+        return true;
+    }
+    return false;
+}
+
+static void lc_prepare(scan *sc)
+{
+    if (sc->lc_ready)
+        return;
+    const char *b = sc->ctx->body.p;
+    for (size_t i = 0; i < sc->n; i++) {
+        unsigned char ch = (unsigned char)b[i];
+        sc->lc[i] = (char)(ch >= 'A' && ch <= 'Z' ? ch | 0x20 : ch);
+    }
+    sc->lc_ready = true;
+}
+
+static bool anchor_present(scan *sc, int a)
+{
+    if (sc->state[a] == 0) {
+        lc_prepare(sc);
+        const anchor *an = &sc->s->anchors[a];
+        const char *hit = memmem(sc->lc, sc->n, an->text, an->len);
+        sc->state[a] = hit ? 2 : 1;
+        sc->pos[a] = hit ? (uint32_t)(hit - sc->lc) : 0;
+    }
+    return sc->state[a] == 2;
+}
+
+/* A regex body pattern: run it around each occurrence of its anchor (the
+ * first few), since every match must contain the anchor. */
+static bool body_re_match(scan *sc, const sig_body *b)
+{
+    const anchor *an = &sc->s->anchors[b->anchor];
+    size_t at = sc->pos[b->anchor];
+    for (int tries = 0; tries < 4; tries++) {
+        size_t lo = at > RT_SIG_RE_BEFORE ? at - RT_SIG_RE_BEFORE : 0;
+        size_t hi = at + RT_SIG_RE_AFTER < sc->n ? at + RT_SIG_RE_AFTER : sc->n;
+        /* lc is our own copy with a spare byte: terminate the window in place. */
+        char saved = sc->lc[hi];
+        sc->lc[hi] = '\0';
+        bool m = regexec(&b->re, sc->lc + lo, 0, NULL, 0) == 0;
+        sc->lc[hi] = saved;
+        if (m)
+            return true;
+        if (at + 1 >= sc->n)
+            break;
+        const char *nx = memmem(sc->lc + at + 1, sc->n - at - 1, an->text, an->len);
+        if (!nx)
+            break;
+        at = (size_t)(nx - sc->lc);
+    }
+    return false;
+}
+
+static bool body_match(scan *sc, const sig *g, char *what)
+{
+    if (!sc->ctx->sniff_body || sc->n == 0)
+        return false;
+    for (int i = 0; i < g->nbody; i++) {
+        const sig_body *b = &g->body[i];
+        if (!anchor_present(sc, b->anchor))
+            continue;
+        if (b->is_re && !body_re_match(sc, b))
+            continue;
+        if (what)
+            put_what(what, b->is_re ? "body ~\"%.90s\"" : "body \"%.90s\"", b->text);
+        return true;
+    }
+    return false;
+}
+
+static bool reason_match(const sig *g, rt_slice reason, char *what)
+{
+    if (!re_slice(&g->reason, reason))
+        return false;
+    if (what)
+        put_what(what, "reason \"%.*s\"", (int)(reason.n > 80 ? 80 : reason.n),
+                 reason.p ? reason.p : "");
+    return true;
+}
+
+/* Evaluates one entry; fills what with the first decisive element. */
+static bool sig_eval(scan *sc, const sig *g, char *what)
+{
+    const rt_sig_ctx *c = sc->ctx;
+    if (g->phase == PH_CONNECT && !c->connect_reply)
+        return false;
+    if (g->phase == PH_RESPONSE && c->connect_reply)
+        return false;
+    if (!status_ok(g, c->status) || !host_ok(g, c->host))
+        return false;
+    for (int i = 0; i < g->nhdr; i++)
+        if (g->hdr[i].negate && hdr_match(sc, &g->hdr[i], NULL))
+            return false;
+    what[0] = '\0';
+    if (g->match_any) {
+        if (g->has_reason && reason_match(g, c->reason, what))
+            return true;
+        for (int i = 0; i < g->nhdr; i++)
+            if (!g->hdr[i].negate && hdr_match(sc, &g->hdr[i], what))
+                return true;
+        return body_match(sc, g, what);
+    }
+    char first[RT_SIG_WHAT_MAX] = "";
+    if (g->has_reason && !reason_match(g, c->reason, first))
+        return false;
+    for (int i = 0; i < g->nhdr; i++) {
+        if (g->hdr[i].negate)
+            continue;
+        if (!hdr_match(sc, &g->hdr[i], first[0] ? NULL : first))
+            return false;
+    }
+    if (g->nbody > 0 && !body_match(sc, g, first[0] ? NULL : first))
+        return false;
+    if (!first[0])
+        put_what(first, "status %d", c->status);
+    memcpy(what, first, RT_SIG_WHAT_MAX);
+    return true;
+}
+
+static void hit_fill(rt_sig_hit *h, const sig *g, const char *what)
+{
+    memcpy(h->id, g->id, RT_SIG_ID_MAX);
+    h->layer = g->layer;
+    h->code = g->code;
+    h->code_proxy = g->code_proxy;
+    memcpy(h->what, what, RT_SIG_WHAT_MAX);
+}
+
+void rt_sig_match(const rt_sigset *s, const rt_sig_ctx *ctx, rt_sig_result *out)
+{
+    memset(out, 0, sizeof *out);
+    if (!s || s->n == 0)
+        return;
+    /* About 21 KiB of stack: the lowercased body copy and anchor states. */
+    scan scan_storage;
+    scan *sc = &scan_storage;
+    sc->s = s;
+    sc->ctx = ctx;
+    sc->lc_ready = false;
+    sc->n = ctx->body.p ? (ctx->body.n < RT_SIG_BODY_MAX ? ctx->body.n : RT_SIG_BODY_MAX) : 0;
+    memset(sc->state, 0, s->nanchors);
+    sc->nh = ctx->nhdrs < 64 ? ctx->nhdrs : 64;
+    for (size_t i = 0; i < sc->nh; i++)
+        sc->hh[i] = rt_sig_name_hash(ctx->hdrs[i].name.p ? ctx->hdrs[i].name.p : "", ctx->hdrs[i].name.n);
+    char what[RT_SIG_WHAT_MAX];
+
+    /* Pass 1: who generated the page (proxy identity entries). */
+    if (ctx->via_proxy) {
+        for (size_t i = 0; i < s->n && !out->proxy_generated; i++) {
+            const sig *g = s->v[i];
+            if (g->code != RT_E__COUNT || !sig_eval(sc, g, what))
+                continue;
+            out->proxy_generated = true;
+            hit_fill(&out->mark, g, what);
+        }
+    }
+    /* Pass 2: what it means; the first decisive entry wins. */
+    for (size_t i = 0; i < s->n; i++) {
+        const sig *g = s->v[i];
+        if (g->code == RT_E__COUNT)
+            continue;
+        if (g->layer == RT_SIG_LAYER_PROXY && !ctx->via_proxy)
+            continue;
+        if (g->layer == RT_SIG_LAYER_TARGET && (ctx->connect_reply || out->proxy_generated))
+            continue;
+        if (g->layer == RT_SIG_LAYER_EITHER && out->have_either)
+            continue;
+        if (!sig_eval(sc, g, what))
+            continue;
+        if (g->layer == RT_SIG_LAYER_EITHER) {
+            out->have_either = true;
+            hit_fill(&out->either, g, what);
+            continue;
+        }
+        out->have_decisive = true;
+        hit_fill(&out->decisive, g, what);
+        if (g->layer == RT_SIG_LAYER_PROXY)
+            out->proxy_generated = true;
+        break;
+    }
+}
