@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "core/errors/reply.h"
 #include "core/http/basic.h"
@@ -16,6 +17,20 @@ static void client_read_cb(struct bufferevent *bev, void *arg);
 static void client_write_cb(struct bufferevent *bev, void *arg);
 static void client_event_cb(struct bufferevent *bev, short what, void *arg);
 static void client_timer_cb(evutil_socket_t fd, short what, void *arg);
+
+void gw_send(struct bufferevent *bev, const void *p, size_t n)
+{
+    struct evbuffer *out = bufferevent_get_output(bev);
+    if (!evbuffer_get_length(out)) {
+        ssize_t w = send(bufferevent_getfd(bev), p, n, MSG_DONTWAIT | MSG_NOSIGNAL);
+        if (w > 0) {
+            p = (const char *)p + w;
+            n -= (size_t)w;
+        }
+    }
+    if (n)
+        evbuffer_add(out, p, n);
+}
 
 void gw_client_arm_timer(gw_client *c, unsigned ms)
 {
@@ -180,7 +195,7 @@ int gw_client_fail(gw_client *c, rt_code code, const char *evidence, const char 
     rt_wbuf b;
     rt_wbuf_init(&b, buf, sizeof buf);
     rt_reply_write(&b, &r);
-    bufferevent_write(c->bev, buf, b.len);
+    gw_send(c->bev, buf, b.len);
     c->bytes_out += b.len;
     c->status = r.status ? r.status : (ci->status ? ci->status : 502);
     c->code = code;

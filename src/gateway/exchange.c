@@ -11,6 +11,7 @@
 #include "core/policy/retry_after.h"
 #include "gateway/gw_int.h"
 #include "io/clock.h"
+#include "io/relay.h"
 
 #define GW_HEAD_STACK 16384 /* heads up to this size are built on the stack */
 
@@ -128,7 +129,7 @@ int gw_exchange_begin(gw_client *c)
         rt_fwd_request_head(&b, &c->req, &c->url, &o);
     }
     struct evbuffer *out = bufferevent_get_output(c->up->bev);
-    evbuffer_add(out, b.p, b.len);
+    gw_send(c->up->bev, b.p, b.len);
     free(heap);
     c->ustate = US_HEAD_WAIT;
     c->resp_body = RT_BODY_NONE;
@@ -165,10 +166,84 @@ static int exchange_done(gw_client *c)
     return gw_client_finish(c);
 }
 
+/* Body bytes toward the client: straight from the hop's input buffer to
+ * the socket when nothing is queued ahead, else queued. */
+static void move_to_client(gw_client *c, struct evbuffer *in, struct evbuffer *out, size_t n)
+{
+    c->resp_bytes += n;
+    c->bytes_out += n;
+    if (!evbuffer_get_length(out)) {
+        int w = evbuffer_write_atmost(in, bufferevent_getfd(c->bev), (ssize_t)n);
+        if (w > 0)
+            n -= (size_t)w;
+    }
+    if (n)
+        evbuffer_remove_buffer(in, out, n);
+}
+
+/* ==== Large bodies: spliced ====
+ *
+ * libevent 2.1 reads at most 4 KiB per call; a large body with a
+ * Content-Length instead moves socket to socket with splice(2), exactly its
+ * remaining bytes, then the connections go back to their bufferevents for
+ * keep-alive. The switch waits until both bufferevents hold nothing. */
+
+static bool splice_candidate(const gw_client *c)
+{
+    return c->resp_body == RT_BODY_LENGTH && c->resp_left >= GW_SPLICE_MIN && !c->relay;
+}
+
+static void body_spliced(void *arg, int err, bool src_side)
+{
+    gw_client *c = arg;
+    uint64_t moved, unused;
+    io_relay_counts(c->relay, &moved, &unused);
+    io_relay_free(c->relay);
+    c->relay = NULL;
+    c->resp_left -= moved < c->resp_left ? moved : c->resp_left;
+    c->resp_bytes += moved;
+    c->bytes_out += moved;
+    bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+    if (!c->resp_left && !err) {
+        bufferevent_enable(c->up->bev, EV_READ | EV_WRITE);
+        exchange_done(c);
+        return;
+    }
+    /* Cut short (the hop closed or failed, or the client did): the client
+     * holds part of a body, so its connection must end too. */
+    c->code = src_side ? RT_E_target_response_incomplete : RT_E_client_closed;
+    snprintf(c->evidence, sizeof c->evidence, "%s after %llu body bytes, before the end of the body",
+             err ? strerror(err) : "connection closed", (unsigned long long)c->resp_bytes);
+    c->att[c->natt - 1].code = c->code;
+    c->keep_alive = false;
+    gw_client_finish(c);
+}
+
+static int start_body_splice(gw_client *c)
+{
+    bufferevent_disable(c->up->bev, EV_READ | EV_WRITE);
+    bufferevent_disable(c->bev, EV_READ | EV_WRITE);
+    c->relay = io_relay_transfer(c->w->base, bufferevent_getfd(c->up->bev), bufferevent_getfd(c->bev), c->resp_left,
+                                 body_spliced, c);
+    if (!c->relay) {
+        /* Out of memory: stay on the bufferevents. */
+        bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+        bufferevent_enable(c->up->bev, EV_READ | EV_WRITE);
+    }
+    return GW_OK;
+}
+
 static int pump_response(gw_client *c)
 {
     struct evbuffer *in = bufferevent_get_input(c->up->bev);
     struct evbuffer *out = bufferevent_get_output(c->bev);
+    if (splice_candidate(c)) {
+        if (!evbuffer_get_length(in) && !evbuffer_get_length(out))
+            return start_body_splice(c);
+        /* Hand over what is buffered, read nothing more, and switch once
+         * the client has taken it (gw_exchange_client_drained). */
+        bufferevent_disable(c->up->bev, EV_READ);
+    }
     for (;;) {
         size_t avail = evbuffer_get_length(in);
         size_t queued = evbuffer_get_length(out);
@@ -201,9 +276,7 @@ static int pump_response(gw_client *c)
             }
             n = (size_t)r;
             if (done) {
-                evbuffer_remove_buffer(in, out, n);
-                c->resp_bytes += n;
-                c->bytes_out += n;
+                move_to_client(c, in, out, n);
                 c->resp_body = RT_BODY_NONE; /* complete */
                 continue;
             }
@@ -212,18 +285,21 @@ static int pump_response(gw_client *c)
         } else { /* RT_BODY_CLOSE: everything until EOF */
             n = avail;
         }
-        evbuffer_remove_buffer(in, out, n);
-        c->resp_bytes += n;
-        c->bytes_out += n;
+        move_to_client(c, in, out, n);
     }
+    /* The buffered bytes may all have gone straight to the socket: then no
+     * drain callback will come, and the switch to splicing happens here. */
+    if (splice_candidate(c) && !evbuffer_get_length(in) && !evbuffer_get_length(out))
+        return start_body_splice(c);
     gw_client_arm_timer(c, c->w->srv->cfg.read_timeout_ms);
     return GW_OK;
 }
 
 void gw_exchange_client_drained(gw_client *c)
 {
-    if (c->up && c->ustate == US_BODY) {
-        bufferevent_enable(c->up->bev, EV_READ);
+    if (c->up && c->ustate == US_BODY && !c->relay) {
+        if (!splice_candidate(c))
+            bufferevent_enable(c->up->bev, EV_READ);
         pump_response(c);
     }
 }
@@ -329,7 +405,7 @@ static int commit_head(gw_client *c, ssize_t head_len, rt_code code)
         rt_wbuf_init(&b, heap, cap);
         rt_fwd_response_head(&b, r, &o);
     }
-    bufferevent_write(c->bev, b.p, b.len);
+    gw_send(c->bev, b.p, b.len);
     free(heap);
     c->bytes_out += b.len;
     c->status = r->status;

@@ -36,6 +36,7 @@
 #define GW_HIGH_WATER (256u << 10) /* output bytes before the other side stops reading */
 #define GW_IDLE_PER_WORKER 512   /* idle upstream connections kept per worker */
 #define GW_EVIDENCE 192
+#define GW_SPLICE_MIN (256u << 10) /* response bodies at least this long are spliced */
 
 enum { GW_OK = 0, GW_GONE = 1 };
 
@@ -185,7 +186,7 @@ struct gw_client {
     uint64_t tunnel_up, tunnel_down;
     char first_c2s[RT_TUNNEL_SNIFF_MAX], first_s2c[RT_TUNNEL_SNIFF_MAX]; /* first tunnel bytes each way */
     uint8_t nfirst_c2s, nfirst_s2c;
-    struct io_relay *relay;   /* the open tunnel's splice relay, or NULL */
+    struct io_relay *relay;   /* the open tunnel's splice relay, or a large body's transfer, or NULL */
     bool up_eof;              /* the hop closed while a response head waited for body bytes */
     size_t hold_total;        /* head + body bytes to gather before committing (0: none) */
     bool hold_chunked;        /* holding a chunked response until its last chunk */
@@ -296,6 +297,11 @@ void gw_log_event(gw_server *s, const char *event, const char *detail);
 /* server.c: reload the pool as SIGHUP does; worker 0's thread only.
  * Returns 0 or -1; msg receives what happened. */
 int gw_reload(gw_server *s, char *msg, size_t msglen);
+
+/* client.c: write to the socket at once when nothing is queued ahead (one
+ * send, no write-event registration); what does not fit is queued on the
+ * bufferevent, which reports any error. */
+void gw_send(struct bufferevent *bev, const void *p, size_t n);
 
 /* shared helpers */
 uint64_t gw_now(void);

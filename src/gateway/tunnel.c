@@ -114,7 +114,7 @@ int gw_tunnel_begin(gw_client *c)
     rt_wbuf b;
     rt_wbuf_init(&b, buf, sizeof buf);
     rt_fwd_connect_head(&b, &c->url, rt_slice_cstr(c->auth));
-    bufferevent_write(c->up->bev, b.p, b.len);
+    gw_send(c->up->bev, b.p, b.len);
     c->ustate = US_CONNECT_SENT;
     bufferevent_enable(c->up->bev, EV_READ | EV_WRITE);
     gw_client_arm_timer(c, c->w->srv->cfg.read_timeout_ms);

@@ -242,6 +242,11 @@ int gw_attempt_timeout(gw_client *c)
         c->keep_alive = false;
         return gw_client_finish(c);
     }
+    if (c->state == CS_RESPONSE && c->relay && io_relay_idle_ms(c->relay) < cfg->read_timeout_ms) {
+        /* A spliced body moved bytes since the timer was set. */
+        gw_client_arm_timer(c, (unsigned)(cfg->read_timeout_ms - io_relay_idle_ms(c->relay)));
+        return GW_OK;
+    }
     if (c->state == CS_RESPONSE) {
         /* Mid-body silence: the client already has the head, so the only
          * honest signal left is closing its connection. */

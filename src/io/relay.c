@@ -19,6 +19,8 @@ typedef struct dir {
     char *buf;                 /* copy mode buffer, IO_RELAY_CHUNK bytes */
     size_t held, off;          /* bytes in the pipe/buffer, and (copy) the offset of the next write */
     bool src_eof;
+    uint64_t limit;            /* bytes to read from src at most (UINT64_MAX: no limit) */
+    uint64_t read_total;
     uint64_t bytes;
     char first[IO_RELAY_FIRST];
     uint8_t nfirst;
@@ -38,8 +40,10 @@ static void finish(io_relay *r, int err, bool a_side)
         return;
     r->ended = true;
     for (int i = 0; i < 2; i++) {
-        event_del(r->d[i].rev);
-        event_del(r->d[i].wev);
+        if (r->d[i].rev)
+            event_del(r->d[i].rev);
+        if (r->d[i].wev)
+            event_del(r->d[i].wev);
     }
     r->done(r->arg, err, a_side);
 }
@@ -83,9 +87,20 @@ static void rearm(dir *d)
         event_add(d->wev, NULL);
     } else {
         event_del(d->wev);
-        if (!d->src_eof)
+        if (!d->src_eof && d->read_total < d->limit)
             event_add(d->rev, NULL);
     }
+}
+
+static void release_sink(dir *d)
+{
+    if (d->pipe[0] >= 0) {
+        close(d->pipe[0]);
+        close(d->pipe[1]);
+        d->pipe[0] = d->pipe[1] = -1;
+    }
+    free(d->buf);
+    d->buf = NULL;
 }
 
 static bool ensure_sink(dir *d)
@@ -122,9 +137,14 @@ static void on_event(dir *d, bool readable)
             return;
         }
         ssize_t n;
+        /* A bounded transfer never reads past its end: the bytes after it
+         * belong to the next message on the connection. */
+        size_t want = IO_RELAY_CHUNK;
+        if (d->limit - d->read_total < want)
+            want = (size_t)(d->limit - d->read_total);
         for (;;) {
-            n = d->copy_mode ? recv(d->src, d->buf, IO_RELAY_CHUNK, MSG_DONTWAIT)
-                             : splice(d->src, NULL, d->pipe[1], NULL, IO_RELAY_CHUNK, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+            n = d->copy_mode ? recv(d->src, d->buf, want, MSG_DONTWAIT)
+                             : splice(d->src, NULL, d->pipe[1], NULL, want, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
             if (n < 0 && errno == EINVAL && !d->copy_mode) {
                 /* splice does not support this socket: copy instead. */
                 d->copy_mode = true;
@@ -143,9 +163,15 @@ static void on_event(dir *d, bool readable)
                 finish(r, errno, a_side);
                 return;
             }
+            /* Nothing more to read and nothing held: the direction is idle,
+             * so its pipe (two descriptors) or buffer goes back. Thousands
+             * of idle tunnels then cost no descriptors beyond their sockets. */
+            if (!d->held)
+                release_sink(d);
         } else {
             d->held = (size_t)n;
             d->off = 0;
+            d->read_total += (uint64_t)n;
             r->last_ms = io_now_ms();
             if ((err = flush(d))) {
                 finish(r, err, !a_side);
@@ -153,8 +179,10 @@ static void on_event(dir *d, bool readable)
             }
         }
     }
-    /* A side that closed ends the tunnel once what it sent is delivered. */
-    if (d->src_eof && !d->held && !(d->pending && evbuffer_get_length(d->pending))) {
+    /* A side that closed ends the tunnel once what it sent is delivered;
+     * a bounded transfer ends when its last byte is delivered. */
+    bool drained = !d->held && !(d->pending && evbuffer_get_length(d->pending));
+    if (drained && (d->src_eof || d->read_total == d->limit)) {
         finish(r, 0, a_side);
         return;
     }
@@ -181,6 +209,7 @@ io_relay *io_relay_start(struct event_base *base, evutil_socket_t a, evutil_sock
         d->src = i ? b : a;
         d->dst = i ? a : b;
         d->pipe[0] = d->pipe[1] = -1;
+        d->limit = UINT64_MAX;
         d->rev = event_new(base, d->src, EV_READ | EV_PERSIST, on_readable, d);
         d->wev = event_new(base, d->dst, EV_WRITE | EV_PERSIST, on_writable, d);
         if (pend[i] && evbuffer_get_length(pend[i])) {
@@ -198,6 +227,32 @@ io_relay *io_relay_start(struct event_base *base, evutil_socket_t a, evutil_sock
     }
     for (int i = 0; i < 2; i++)
         rearm(&r->d[i]);
+    return r;
+}
+
+io_relay *io_relay_transfer(struct event_base *base, evutil_socket_t src, evutil_socket_t dst, uint64_t n,
+                            io_relay_done_fn done, void *arg)
+{
+    io_relay *r = calloc(1, sizeof *r);
+    if (!r)
+        return NULL;
+    r->done = done;
+    r->arg = arg;
+    r->last_ms = io_now_ms();
+    dir *d = &r->d[0];
+    d->r = r;
+    d->src = src;
+    d->dst = dst;
+    d->pipe[0] = d->pipe[1] = -1;
+    d->limit = n;
+    r->d[1].pipe[0] = r->d[1].pipe[1] = -1;
+    d->rev = event_new(base, src, EV_READ | EV_PERSIST, on_readable, d);
+    d->wev = event_new(base, dst, EV_WRITE | EV_PERSIST, on_writable, d);
+    if (!d->rev || !d->wev) {
+        io_relay_free(r);
+        return NULL;
+    }
+    rearm(d);
     return r;
 }
 

@@ -3,8 +3,8 @@
  * falling back to read/write with a buffer where splice cannot be used.
  *
  * Costs: nothing beyond the two events per socket while a tunnel is idle;
- * a direction that carries data gets its pipe (or buffer) on first use and
- * keeps it. Each direction holds at most IO_RELAY_CHUNK bytes in flight, so
+ * a direction that carries data takes a pipe (or buffer) and gives it back
+ * once it is drained and its socket has nothing more to read. Each direction holds at most IO_RELAY_CHUNK bytes in flight, so
  * a slow reader stops the fast side (backpressure). The relay ends when
  * either side closes or fails, after what was already read has been
  * delivered to the other side. */
@@ -33,6 +33,13 @@ typedef void (*io_relay_done_fn)(void *arg, int err, bool a_side);
 io_relay *io_relay_start(struct event_base *base, evutil_socket_t a, evutil_socket_t b,
                          struct evbuffer *pending_ab, struct evbuffer *pending_ba,
                          io_relay_done_fn done, void *arg);
+/* One way and bounded: move exactly n bytes from src to dst, then call
+ * done with err 0. An earlier close of src also ends it with err 0:
+ * io_relay_counts then tells how many bytes arrived. Only src's
+ * readability and dst's writability are watched; whatever else happens on
+ * the sockets is the caller's. */
+io_relay *io_relay_transfer(struct event_base *base, evutil_socket_t src, evutil_socket_t dst, uint64_t n,
+                            io_relay_done_fn done, void *arg);
 void io_relay_free(io_relay *r);
 
 /* Bytes delivered a->b and b->a, and the first bytes read each way. */
