@@ -425,6 +425,12 @@ static int handle_request(gw_client *c)
     return gw_client_start_when_polite(c);
 }
 
+static void rebase(rt_slice *s, const char *from, const char *to)
+{
+    if (s->p)
+        s->p = to + (s->p - from);
+}
+
 static int read_head(gw_client *c)
 {
     gw_server *s = c->w->srv;
@@ -467,12 +473,16 @@ static int read_head(gw_client *c)
     }
     memcpy(c->head, data, (size_t)r);
     c->head_len = (size_t)r;
+    /* The parse's slices point into the input buffer: move them onto the
+     * copy (same offsets) instead of parsing a second time. */
+    rebase(&c->req.method, data, c->head);
+    rebase(&c->req.target, data, c->head);
+    for (size_t i = 0; i < c->req.h.nhdrs; i++) {
+        rebase(&c->hdrs[i].name, data, c->head);
+        rebase(&c->hdrs[i].value, data, c->head);
+    }
     evbuffer_drain(in, (size_t)r);
     c->bytes_in += (uint64_t)r;
-    memset(&c->req, 0, sizeof c->req);
-    c->req.h.hdrs = c->hdrs;
-    c->req.h.max_hdrs = GW_MAX_HEADERS;
-    rt_http_parse_request(c->head, c->head_len, &c->req, &lim);
     evtimer_del(c->timer);
     return handle_request(c);
 }

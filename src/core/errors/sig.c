@@ -177,3 +177,24 @@ int rt_sig_anchor_intern(rt_sigset *s, const char *text, size_t len)
     return (int)s->nanchors++;
 }
 
+
+void rt_sig_index_2xx(rt_sigset *s)
+{
+    memset(s->ncand2xx, 0, sizeof s->ncand2xx);
+    memset(s->cand_over, 0, sizeof s->cand_over);
+    for (size_t i = 0; i < s->n; i++) {
+        const sig *g = s->v[i];
+        for (int st = 200; st <= 299; st++) {
+            bool named = false;
+            for (int k = 0; k < g->nst && !named; k++)
+                named = st >= g->st_lo[k] && st <= g->st_hi[k];
+            if (!named)
+                continue;
+            int j = st - 200;
+            if (s->ncand2xx[j] < RT_SIG_2XX_CAND)
+                s->cand2xx[j][s->ncand2xx[j]++] = (uint16_t)i;
+            else
+                s->cand_over[j] = true;
+        }
+    }
+}

@@ -60,12 +60,24 @@ typedef struct anchor {
     size_t len;
 } anchor;
 
+#define RT_SIG_2XX_CAND 16 /* entries kept per 2xx status */
+
 struct rt_sigset {
     sig *v[RT_SIG_MAX]; /* match order */
     size_t n;
     anchor anchors[RT_SIG_ANCHOR_MAX];
     size_t nanchors;
+    /* For each 2xx status, the entries that name it, in match order. An
+     * entry without a status never matches a 2xx, so a success (the common
+     * case) is judged against these few instead of the whole set.
+     * cand_over[k]: more than RT_SIG_2XX_CAND entries: use the whole set. */
+    uint16_t cand2xx[100][RT_SIG_2XX_CAND];
+    uint8_t ncand2xx[100];
+    bool cand_over[100];
 };
+
+/* Rebuild the 2xx candidate lists after entries were added. */
+void rt_sig_index_2xx(rt_sigset *s);
 
 /* FNV-1a over the lowercased bytes p[0..n): header names are compared by
  * this hash first, both when parsing and when matching. */

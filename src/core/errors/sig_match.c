@@ -219,6 +219,19 @@ void rt_sig_match(const rt_sigset *s, const rt_sig_ctx *ctx, rt_sig_result *out)
     memset(out, 0, sizeof *out);
     if (!s || s->n == 0)
         return;
+    /* The entries to try: for a 2xx only those naming that status. */
+    const sig *few[RT_SIG_2XX_CAND];
+    const sig *const *list = (const sig *const *)s->v;
+    size_t nlist = s->n;
+    if (ctx->status >= 200 && ctx->status <= 299 && !s->cand_over[ctx->status - 200]) {
+        int j = ctx->status - 200;
+        if (!s->ncand2xx[j])
+            return;
+        for (unsigned k = 0; k < s->ncand2xx[j]; k++)
+            few[k] = s->v[s->cand2xx[j][k]];
+        list = few;
+        nlist = s->ncand2xx[j];
+    }
     /* About 21 KiB of stack: the lowercased body copy and anchor states. */
     scan scan_storage;
     scan *sc = &scan_storage;
@@ -234,8 +247,8 @@ void rt_sig_match(const rt_sigset *s, const rt_sig_ctx *ctx, rt_sig_result *out)
 
     /* Pass 1: who generated the page (proxy identity entries). */
     if (ctx->via_proxy) {
-        for (size_t i = 0; i < s->n && !out->proxy_generated; i++) {
-            const sig *g = s->v[i];
+        for (size_t i = 0; i < nlist && !out->proxy_generated; i++) {
+            const sig *g = list[i];
             if (g->code != RT_E__COUNT || !sig_eval(sc, g, what))
                 continue;
             out->proxy_generated = true;
@@ -243,8 +256,8 @@ void rt_sig_match(const rt_sigset *s, const rt_sig_ctx *ctx, rt_sig_result *out)
         }
     }
     /* Pass 2: what it means; the first decisive entry wins. */
-    for (size_t i = 0; i < s->n; i++) {
-        const sig *g = s->v[i];
+    for (size_t i = 0; i < nlist; i++) {
+        const sig *g = list[i];
         if (g->code == RT_E__COUNT)
             continue;
         if (g->layer == RT_SIG_LAYER_PROXY && !ctx->via_proxy)

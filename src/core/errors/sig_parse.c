@@ -453,6 +453,7 @@ int rt_sig_load_text(rt_sigset *s, const char *text, size_t len, const char *nam
     memmove(&s->v[p->nfresh], &s->v[0], s->n * sizeof s->v[0]);
     memcpy(&s->v[0], p->fresh, p->nfresh * sizeof s->v[0]);
     s->n += p->nfresh;
+    rt_sig_index_2xx(s);
     free(p);
     return 0;
 }
