@@ -417,6 +417,16 @@ int gw_attempt_start(gw_client *c)
     atomic_fetch_add(&c->pool->in_flight[idx], 1);
 
     const rt_upstream *u = &c->pool->pool.v[idx];
+    if (u->scheme == RT_UP_DIRECT && c->req.meth != RT_M_CONNECT && rt_slice_eq_ci(c->url.scheme, "https")) {
+        /* An upstream proxy makes the TLS connection for an absolute
+         * https:// request; rotor itself does not (it would send plain
+         * HTTP to port 443). The client should tunnel instead. */
+        c->natt--;
+        gw_attempt_end(c);
+        return gw_client_fail(c, RT_E_client_unsupported, "an https:// URL sent as a plain proxy request to the direct entry",
+                              "send HTTPS through a CONNECT tunnel: set HTTPS_PROXY (curl -x http://HOST:PORT https://...) "
+                              "or give the pool an upstream proxy", 0);
+    }
     char host[256];
     unsigned port;
     if (u->scheme == RT_UP_DIRECT) {

@@ -224,3 +224,14 @@ def test_tinyproxy_dead_target(lab, rotor, tp1):
     r = through(g, "http://127.0.0.1:%d/" % free_port())
     assert r.headers["X-Rotor-Error"] in ("target_unreachable", "target_refused")
     assert r.headers["X-Rotor-Origin"] == "network"
+
+
+def test_absolute_https_request_to_direct_is_refused_with_the_fix(rotor):
+    import socket
+    g = rotor("direct\n")
+    with socket.create_connection(("127.0.0.1", g.port), timeout=5) as s:
+        s.sendall(b"GET https://127.0.0.1:9/ HTTP/1.1\r\nHost: 127.0.0.1:9\r\n\r\n")
+        head = s.recv(65536).decode("latin-1")
+    assert head.startswith("HTTP/1.1 501")
+    assert "X-Rotor-Error: client_unsupported" in head and "X-Rotor-Origin: client" in head
+    assert "CONNECT" in head and "HTTPS_PROXY" in head
