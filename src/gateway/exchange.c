@@ -416,6 +416,15 @@ static int commit_head(gw_client *c, ssize_t head_len, rt_code code)
     if (c->resp_body == RT_BODY_CHUNKED)
         rt_chunked_init(&c->resp_ck);
     evbuffer_drain(bufferevent_get_input(c->up->bev), (size_t)head_len);
+    if (r->status == 101 && c->req.h.has_upgrade) {
+        c->att[c->natt - 1].code = code;
+        c->att[c->natt - 1].status = 101;
+        if (c->att_active) {
+            atomic_fetch_sub(&c->pool->in_flight[c->up_idx], 1);
+            c->att_active = false;
+        }
+        return gw_tunnel_upgrade(c);
+    }
     c->state = CS_RESPONSE;
     c->ustate = US_BODY;
     gw_attempt *a = &c->att[c->natt - 1];

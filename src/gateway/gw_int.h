@@ -269,6 +269,8 @@ void gw_exchange_client_drained(gw_client *c);
 
 /* tunnel.c: CONNECT */
 int gw_tunnel_begin(gw_client *c);       /* connection ready: send CONNECT or reply 200 */
+/* A 101 Switching Protocols went to the client: relay both ways from now. */
+int gw_tunnel_upgrade(gw_client *c);
 int gw_tunnel_up_read(gw_client *c);
 int gw_tunnel_relay(gw_client *c, bool from_client);
 int gw_tunnel_eof(gw_client *c, bool client_side, short what);

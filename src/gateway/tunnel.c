@@ -43,7 +43,7 @@ static void relay_done(void *arg, int err, bool client_side)
 /* Hand both sockets to the zero-copy relay: whatever the bufferevents
  * still hold is delivered first, then they stay idle (they own the
  * sockets and close them when the client is freed). */
-static bool start_relay(gw_client *c)
+static bool start_relay(gw_client *c, bool established_line)
 {
     /* libevent keeps the front of a bufferevent's output for itself: only
      * switch when both outputs are empty (the usual case: the CONNECT went
@@ -52,7 +52,7 @@ static bool start_relay(gw_client *c)
         evbuffer_get_length(bufferevent_get_output(c->up->bev)))
         return false;
     struct evbuffer *ab = evbuffer_new(), *ba = evbuffer_new();
-    if (ab && ba && evbuffer_add(ba, established, sizeof established - 1) == 0 &&
+    if (ab && ba && (!established_line || evbuffer_add(ba, established, sizeof established - 1) == 0) &&
         evbuffer_add_buffer(ab, bufferevent_get_input(c->bev)) == 0 &&
         evbuffer_add_buffer(ba, bufferevent_get_input(c->up->bev)) == 0) {
         bufferevent_disable(c->bev, EV_READ | EV_WRITE);
@@ -67,7 +67,7 @@ static bool start_relay(gw_client *c)
             evbuffer_prepend_buffer(bufferevent_get_input(c->bev), ab);
         if (ba) {
             size_t n = evbuffer_get_length(ba);
-            if (n >= sizeof established - 1)
+            if (established_line && n >= sizeof established - 1)
                 evbuffer_drain(ba, sizeof established - 1);
             evbuffer_prepend_buffer(bufferevent_get_input(c->up->bev), ba);
         }
@@ -88,12 +88,28 @@ static int tunnel_open(gw_client *c)
     c->state = CS_TUNNEL;
     c->keep_alive = false;
     gw_client_arm_timer(c, c->w->srv->cfg.tunnel_idle_ms);
-    if (start_relay(c))
+    if (start_relay(c, true))
         return GW_OK;
     bufferevent_write(c->bev, established, sizeof established - 1);
     bufferevent_enable(c->bev, EV_READ | EV_WRITE);
     bufferevent_enable(c->up->bev, EV_READ | EV_WRITE);
     /* Bytes that arrived behind the CONNECT request or the proxy's 200. */
+    gw_tunnel_relay(c, true);
+    if (c->state == CS_TUNNEL && c->up)
+        gw_tunnel_relay(c, false);
+    return GW_OK;
+}
+
+int gw_tunnel_upgrade(gw_client *c)
+{
+    c->state = CS_TUNNEL;
+    c->ustate = US_BODY;
+    c->keep_alive = false;
+    gw_client_arm_timer(c, c->w->srv->cfg.tunnel_idle_ms);
+    if (start_relay(c, false))
+        return GW_OK;
+    bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+    bufferevent_enable(c->up->bev, EV_READ | EV_WRITE);
     gw_tunnel_relay(c, true);
     if (c->state == CS_TUNNEL && c->up)
         gw_tunnel_relay(c, false);

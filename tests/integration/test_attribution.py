@@ -235,3 +235,50 @@ def test_absolute_https_request_to_direct_is_refused_with_the_fix(rotor):
     assert head.startswith("HTTP/1.1 501")
     assert "X-Rotor-Error: client_unsupported" in head and "X-Rotor-Origin: client" in head
     assert "CONNECT" in head and "HTTPS_PROXY" in head
+
+
+def test_upgrade_switches_to_a_tunnel(rotor):
+    """A WebSocket-style Upgrade reaches the target with its handshake, and
+    after 101 the connection relays bytes both ways."""
+    import socket
+    import threading
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(1)
+    port = srv.getsockname()[1]
+    seen = {}
+
+    def serve():
+        conn, _ = srv.accept()
+        with conn:
+            data = b""
+            while b"\r\n\r\n" not in data:
+                data += conn.recv(4096)
+            seen["head"] = data.decode("latin-1").lower()
+            conn.sendall(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: echo\r\nConnection: Upgrade\r\n\r\n")
+            while True:
+                b = conn.recv(4096)
+                if not b:
+                    break
+                conn.sendall(b)
+
+    t = threading.Thread(target=serve, daemon=True)
+    t.start()
+    g = rotor("direct\n")
+    with socket.create_connection(("127.0.0.1", g.port), timeout=5) as s:
+        s.sendall(("GET http://127.0.0.1:%d/chat HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nConnection: Upgrade\r\n"
+                   "Upgrade: echo\r\n\r\n" % (port, port)).encode())
+        head = b""
+        while b"\r\n\r\n" not in head:
+            head += s.recv(4096)
+        text, _, rest = head.partition(b"\r\n\r\n")
+        assert text.startswith(b"HTTP/1.1 101")
+        assert b"upgrade: echo" in text.lower() and b"connection: upgrade" in text.lower()
+        s.sendall(b"ping over the upgraded connection")
+        got = rest
+        while len(got) < 33:
+            got += s.recv(4096)
+        assert got == b"ping over the upgraded connection"
+    t.join(5)
+    srv.close()
+    assert "upgrade: echo" in seen["head"] and "connection: upgrade" in seen["head"]

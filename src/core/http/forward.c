@@ -36,6 +36,22 @@ static void add_field(rt_wbuf *out, rt_slice name, rt_slice value)
     rt_wbuf_add(out, "\r\n", 2);
 }
 
+/* An Upgrade handshake (RFC 9110 section 7.8, e.g. WebSocket) is
+ * hop-by-hop, yet it must reach the next hop for the protocol switch to
+ * happen: carry the Upgrade field with Connection: upgrade. Returns
+ * whether it was added. */
+static bool add_upgrade(rt_wbuf *out, const rt_http_head *h)
+{
+    if (!h->has_upgrade)
+        return false;
+    const rt_http_hdr *up = rt_http_find(h, "upgrade");
+    if (!up)
+        return false;
+    rt_wbuf_adds(out, "Connection: upgrade\r\n");
+    add_field(out, RT_SLICE_LIT("Upgrade"), up->value);
+    return true;
+}
+
 void rt_fwd_request_head(rt_wbuf *out, const rt_http_req *req, const rt_url *url,
                          const rt_fwd_req_opts *o)
 {
@@ -60,7 +76,7 @@ void rt_fwd_request_head(rt_wbuf *out, const rt_http_req *req, const rt_url *url
     }
     if (o->proxy_auth.n)
         add_field(out, RT_SLICE_LIT("Proxy-Authorization"), o->proxy_auth);
-    if (o->close)
+    if (!add_upgrade(out, h) && o->close)
         rt_wbuf_adds(out, "Connection: close\r\n");
     rt_wbuf_add(out, "\r\n", 2);
 }
@@ -95,7 +111,8 @@ void rt_fwd_response_head(rt_wbuf *out, const rt_http_resp *resp, const rt_fwd_r
             continue;
         add_field(out, name, h->hdrs[i].value);
     }
-    if (o->close)
+    bool upgraded = resp->status == 101 && add_upgrade(out, h);
+    if (o->close && !upgraded)
         rt_wbuf_adds(out, "Connection: close\r\n");
     rt_wbuf_adds(out, "X-Rotor-Origin: target\r\nX-Rotor-Attempts: ");
     rt_wbuf_addu(out, o->attempts);
