@@ -79,42 +79,38 @@ static bool start_relay(gw_client *c, bool established_line)
     return ok;
 }
 
-static int tunnel_open(gw_client *c)
+/* The connection is a tunnel from now on: splice it, or relay with the
+ * bufferevents when the relay cannot start. established_line: the client
+ * still needs the "200 Connection established" (CONNECT), not after a 101. */
+static int become_tunnel(gw_client *c, bool established_line)
 {
-    c->bytes_out += sizeof established - 1;
-    c->status = 200;
-    c->code = RT_E_ok;
-    c->resp_started = true;
     c->state = CS_TUNNEL;
+    c->ustate = US_BODY;
     c->keep_alive = false;
     gw_client_arm_timer(c, c->w->srv->cfg.tunnel_idle_ms);
-    if (start_relay(c, true))
+    if (start_relay(c, established_line))
         return GW_OK;
-    bufferevent_write(c->bev, established, sizeof established - 1);
+    if (established_line)
+        bufferevent_write(c->bev, established, sizeof established - 1);
     bufferevent_enable(c->bev, EV_READ | EV_WRITE);
     bufferevent_enable(c->up->bev, EV_READ | EV_WRITE);
-    /* Bytes that arrived behind the CONNECT request or the proxy's 200. */
+    /* Bytes that arrived behind the request or the hop's answer. */
     gw_tunnel_relay(c, true);
     if (c->state == CS_TUNNEL && c->up)
         gw_tunnel_relay(c, false);
     return GW_OK;
 }
 
-int gw_tunnel_upgrade(gw_client *c)
+static int tunnel_open(gw_client *c)
 {
-    c->state = CS_TUNNEL;
-    c->ustate = US_BODY;
-    c->keep_alive = false;
-    gw_client_arm_timer(c, c->w->srv->cfg.tunnel_idle_ms);
-    if (start_relay(c, false))
-        return GW_OK;
-    bufferevent_enable(c->bev, EV_READ | EV_WRITE);
-    bufferevent_enable(c->up->bev, EV_READ | EV_WRITE);
-    gw_tunnel_relay(c, true);
-    if (c->state == CS_TUNNEL && c->up)
-        gw_tunnel_relay(c, false);
-    return GW_OK;
+    c->bytes_out += sizeof established - 1;
+    c->status = 200;
+    c->code = RT_E_ok;
+    c->resp_started = true;
+    return become_tunnel(c, true);
 }
+
+int gw_tunnel_upgrade(gw_client *c) { return become_tunnel(c, false); }
 
 int gw_tunnel_begin(gw_client *c)
 {

@@ -192,6 +192,21 @@ static void on_event(dir *d, bool readable)
 static void on_readable(evutil_socket_t fd, short what, void *arg) { on_event(arg, true); }
 static void on_writable(evutil_socket_t fd, short what, void *arg) { on_event(arg, false); }
 
+/* A direction from src to dst, its events not yet armed. Returns false
+ * when out of memory. */
+static bool dir_init(io_relay *r, dir *d, struct event_base *base, evutil_socket_t src, evutil_socket_t dst,
+                     uint64_t limit)
+{
+    d->r = r;
+    d->src = src;
+    d->dst = dst;
+    d->pipe[0] = d->pipe[1] = -1;
+    d->limit = limit;
+    d->rev = event_new(base, src, EV_READ | EV_PERSIST, on_readable, d);
+    d->wev = event_new(base, dst, EV_WRITE | EV_PERSIST, on_writable, d);
+    return d->rev && d->wev;
+}
+
 io_relay *io_relay_start(struct event_base *base, evutil_socket_t a, evutil_socket_t b,
                          struct evbuffer *pending_ab, struct evbuffer *pending_ba,
                          io_relay_done_fn done, void *arg)
@@ -202,17 +217,14 @@ io_relay *io_relay_start(struct event_base *base, evutil_socket_t a, evutil_sock
     r->done = done;
     r->arg = arg;
     r->last_ms = io_now_ms();
+    /* Both directions own no pipe yet, before anything can fail: 0 would be
+     * a descriptor. */
+    r->d[0].pipe[0] = r->d[0].pipe[1] = r->d[1].pipe[0] = r->d[1].pipe[1] = -1;
     struct evbuffer *pend[2] = { pending_ab, pending_ba };
     for (int i = 0; i < 2; i++) {
         dir *d = &r->d[i];
-        d->r = r;
-        d->src = i ? b : a;
-        d->dst = i ? a : b;
-        d->pipe[0] = d->pipe[1] = -1;
-        d->limit = UINT64_MAX;
-        d->rev = event_new(base, d->src, EV_READ | EV_PERSIST, on_readable, d);
-        d->wev = event_new(base, d->dst, EV_WRITE | EV_PERSIST, on_writable, d);
-        if (pend[i] && evbuffer_get_length(pend[i])) {
+        bool ok = dir_init(r, d, base, i ? b : a, i ? a : b, UINT64_MAX);
+        if (ok && pend[i] && evbuffer_get_length(pend[i])) {
             d->pending = evbuffer_new();
             if (d->pending) {
                 size_t n = evbuffer_get_length(pend[i]);
@@ -220,7 +232,7 @@ io_relay *io_relay_start(struct event_base *base, evutil_socket_t a, evutil_sock
                 evbuffer_add_buffer(d->pending, pend[i]);
             }
         }
-        if (!d->rev || !d->wev || (pend[i] && evbuffer_get_length(pend[i]))) {
+        if (!ok || (pend[i] && evbuffer_get_length(pend[i]))) {
             io_relay_free(r);
             return NULL;
         }
@@ -240,15 +252,8 @@ io_relay *io_relay_transfer(struct event_base *base, evutil_socket_t src, evutil
     r->arg = arg;
     r->last_ms = io_now_ms();
     dir *d = &r->d[0];
-    d->r = r;
-    d->src = src;
-    d->dst = dst;
-    d->pipe[0] = d->pipe[1] = -1;
-    d->limit = n;
-    r->d[1].pipe[0] = r->d[1].pipe[1] = -1;
-    d->rev = event_new(base, src, EV_READ | EV_PERSIST, on_readable, d);
-    d->wev = event_new(base, dst, EV_WRITE | EV_PERSIST, on_writable, d);
-    if (!d->rev || !d->wev) {
+    r->d[0].pipe[0] = r->d[0].pipe[1] = r->d[1].pipe[0] = r->d[1].pipe[1] = -1;
+    if (!dir_init(r, d, base, src, dst, n)) {
         io_relay_free(r);
         return NULL;
     }
