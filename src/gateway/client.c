@@ -242,7 +242,6 @@ static void reset_request(gw_client *c)
     c->polite_wait = false;
     c->probe = c->retry_wait = false;
     c->retry_delay_ms = 0;
-    c->retries = 0;
     c->stale_retry_used = false;
     c->redo_idx = -1;
 }

@@ -175,7 +175,6 @@ struct gw_client {
     bool probe;               /* the domain's breaker let this request through as a probe */
     uint64_t retry_delay_ms;  /* wait before the next attempt */
     bool retry_wait;          /* the timer will start the next attempt */
-    unsigned retries;
 
     /* response upstream -> client */
     rt_http_resp resp;

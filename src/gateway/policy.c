@@ -348,7 +348,6 @@ gw_next gw_policy_after_attempt(gw_client *c, const gw_outcome *o, rt_code *code
     switch (v.status) {
     case RT_RETRY_YES:
         c->retry_delay_ms = v.delay_ms;
-        c->retries++;
         return GW_NEXT_RETRY;
     case RT_RETRY_BUDGET:
         if (from_target)

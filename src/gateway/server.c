@@ -461,6 +461,13 @@ bad:
 static int setup(gw_server *s, const gw_config *cfg, char *err, size_t errlen)
 {
     s->cfg = *cfg;
+    /* --max-attempts is the retry decision's own total limit, so a retry it
+     * would refuse is never granted (nor charged to the budget). */
+    unsigned retries_max = cfg->max_attempts > 1 ? cfg->max_attempts - 1 : 0;
+    if (retries_max > GW_MAX_ATTEMPTS - 1)
+        retries_max = GW_MAX_ATTEMPTS - 1;
+    if (s->cfg.policy.retry.max_total > retries_max)
+        s->cfg.policy.retry.max_total = (uint8_t)retries_max;
     if (io_addr_parse(cfg->listen, &s->listen_addr, err, errlen) != 0)
         return -1;
     io_addr_str((struct sockaddr *)&s->listen_addr.ss, s->listen_str, sizeof s->listen_str);

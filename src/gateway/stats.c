@@ -114,8 +114,7 @@ void gw_stats_request(const gw_client *c)
     if (code == RT_E_ok && c->natt == 0)
         gw_ctr_add(&st->req_ok_local, 1);
     hist_add(&st->req_hist, dur);
-    /* Retries actually sent: c->retries also counts retries the policy
-     * granted that --max-attempts then stopped. */
+    /* Retries sent: every attempt after the first. */
     gw_ctr_add(&st->retries, c->natt > 1 ? c->natt - 1 : 0);
     gw_ctr_add(&st->bytes_in, c->bytes_in + c->tunnel_up);
     gw_ctr_add(&st->bytes_out, c->bytes_out + c->tunnel_down);

@@ -176,10 +176,6 @@ gw_next gw_attempt_judge(gw_client *c, const gw_outcome *o, rt_code *code, uint3
     a->status = o->status;
     a->ms = (uint32_t)(gw_now() - c->t_att_ms);
     rt_strlcpy(a->evidence, sizeof a->evidence, o->evidence ? o->evidence : "");
-    if (next == GW_NEXT_RETRY && (c->natt >= c->w->srv->cfg.max_attempts || c->natt >= GW_MAX_ATTEMPTS)) {
-        /* --max-attempts caps what the policy would still allow. */
-        next = o->status && rt_code_get(*code)->origin == RT_ORIGIN_TARGET ? GW_NEXT_DELIVER : GW_NEXT_FAIL;
-    }
     return next;
 }
 

@@ -36,6 +36,23 @@ def session(g):
     return s
 
 
+def concurrent_gets(g, url, n):
+    """n GETs of url at once, each on its own connection; their statuses."""
+    import threading
+    results = []
+
+    def one():
+        with session(g) as s:
+            results.append(s.get(url, timeout=15).status_code)
+
+    threads = [threading.Thread(target=one) for _ in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(20)
+    return results
+
+
 def records(g, n):
     recs = g.wait_records(lambda r: "event" not in r, n, timeout=10)
     return [r for r in recs if "event" not in r]
@@ -141,21 +158,9 @@ def test_exhausted_primary_pool_escalates_the_domain_to_the_fallback(simlab, rot
 
 
 def test_max_inflight_queues_instead_of_failing(simlab, rotor):
-    import threading
     st = simlab("proxies 1\n")
     g = rotor(open(st["pool_file"]).read(), extra_args=["--max-inflight", "1"])
-    results = []
-
-    def one():
-        with session(g) as s:
-            results.append(s.get("http://ok.lab/slow/300", timeout=15).status_code)
-
-    threads = [threading.Thread(target=one) for _ in range(3)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(20)
-    assert results == [200, 200, 200]
+    assert concurrent_gets(g, "http://ok.lab/slow/300", 3) == [200, 200, 200]
     recs = records(g, 3)
     # One at a time: each later request spent its wait before its attempt.
     durations = sorted(r["ms"] for r in recs)
@@ -163,7 +168,6 @@ def test_max_inflight_queues_instead_of_failing(simlab, rotor):
 
 
 def test_domain_politeness_limits(simlab, rotor):
-    import threading
     st = simlab("proxies 3\n")
     g = rotor(open(st["pool_file"]).read(), extra_args=["--domain-rate", "5", "--domain-concurrency", "1"])
     t0 = time.monotonic()
@@ -172,18 +176,7 @@ def test_domain_politeness_limits(simlab, rotor):
             assert s.get("http://ok.lab/", timeout=10).status_code == 200
     # Five a second: the sixth request cannot start before 1 s has passed.
     assert time.monotonic() - t0 >= 1.0
-    results = []
-
-    def one():
-        with session(g) as s:
-            results.append(s.get("http://slow.lab/slow/300", timeout=15).status_code)
-
-    threads = [threading.Thread(target=one) for _ in range(3)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(20)
-    assert results == [200, 200, 200]
+    assert concurrent_gets(g, "http://slow.lab/slow/300", 3) == [200, 200, 200]
     recs = [r for r in records(g, 9) if "slow.lab" in r["url"]]
     # One at a time for the domain, although three exits were free.
     assert max(r["ms"] for r in recs) >= 3 * 300 - 50

@@ -15,6 +15,7 @@
 #include <cmocka.h>
 
 #include "core/errors/classify.h"
+#include "core/policy/retry_after.h"
 #include "core/errors/proxystatus.h"
 
 static rt_sigset *g_set;
@@ -759,11 +760,11 @@ static void test_hostile_inputs(void **st)
     memcpy(body + RT_CLASSIFY_BODY_MAX - 11, "_cf_chl_opt", 11); /* the last bytes still count */
     assert_code(run_in(&b), RT_E_target_challenge);
     /* Retry-After: overflow clamps, junk is a date candidate, blanks are ignored. */
-    assert_int_equal(rt_retry_after_delta(RT_SLICE_LIT("99999999999999999999")), RT_RETRY_AFTER_MAX);
-    assert_int_equal(rt_retry_after_delta(RT_SLICE_LIT(" 7 ")), 7);
-    assert_int_equal(rt_retry_after_delta(RT_SLICE_LIT("1.5")), -1);
-    assert_int_equal(rt_retry_after_delta(RT_SLICE_LIT("")), -1);
-    assert_int_equal(rt_retry_after_delta(RT_SLICE_LIT("-3")), -1);
+    assert_int_equal(rt_retry_after_seconds(RT_SLICE_LIT("99999999999999999999")), RT_RETRY_AFTER_MAX_MS / 1000);
+    assert_int_equal(rt_retry_after_seconds(RT_SLICE_LIT(" 7 ")), 7);
+    assert_int_equal(rt_retry_after_seconds(RT_SLICE_LIT("1.5")), -1);
+    assert_int_equal(rt_retry_after_seconds(RT_SLICE_LIT("")), -1);
+    assert_int_equal(rt_retry_after_seconds(RT_SLICE_LIT("-3")), -1);
     /* Without any signature set only status rules apply. */
     rt_classify_out n;
     rt_classify_in s = { .phase = RT_PH_RESPONSE, .via_proxy = true, .status = 403,

@@ -1,4 +1,5 @@
 #include "core/errors/classify.h"
+#include "core/policy/retry_after.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -60,24 +61,6 @@ static const char *errname(int e)
 {
     const char *n = e ? strerrorname_np(e) : NULL;
     return n ? n : "error";
-}
-
-int32_t rt_retry_after_delta(rt_slice v)
-{
-    while (v.n > 0 && (v.p[0] == ' ' || v.p[0] == '\t'))
-        v.p++, v.n--;
-    while (v.n > 0 && (v.p[v.n - 1] == ' ' || v.p[v.n - 1] == '\t'))
-        v.n--;
-    if (v.n == 0)
-        return -1;
-    int64_t s = 0;
-    for (size_t i = 0; i < v.n; i++) {
-        if (v.p[i] < '0' || v.p[i] > '9')
-            return -1;
-        if (s <= RT_RETRY_AFTER_MAX)
-            s = s * 10 + (v.p[i] - '0');
-    }
-    return (int32_t)(s > RT_RETRY_AFTER_MAX ? RT_RETRY_AFTER_MAX : s);
 }
 
 static const rt_http_hdr *find_hdr(const rt_classify_in *in, const char *name)
@@ -420,7 +403,7 @@ void rt_classify(const rt_classify_in *in, const rt_sigset *sigs, rt_classify_ou
 
     const rt_http_hdr *ra = in->hdrs ? find_hdr(in, "retry-after") : NULL;
     if (ra) {
-        o->retry_after_s = rt_retry_after_delta(ra->value);
+        o->retry_after_s = (int32_t)rt_retry_after_seconds(ra->value);
         if (o->retry_after_s < 0)
             o->retry_after_date = ra->value;
     }

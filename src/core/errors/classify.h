@@ -38,7 +38,6 @@
 #define RT_CLASSIFY_SMALL_2XX 8192   /* a 2xx body is sniffed only up to this size */
 #define RT_TUNNEL_SNIFF_MAX 16       /* first tunnel bytes the I/O layer keeps */
 #define RT_TUNNEL_TINY 64            /* server bytes below which a closed tunnel is suspect */
-#define RT_RETRY_AFTER_MAX 86400     /* delta-seconds above this are clamped */
 
 /* Where the attempt stopped (or, with a status, where the head arrived). */
 typedef enum rt_phase {
@@ -101,8 +100,5 @@ void rt_classify(const rt_classify_in *in, const rt_sigset *sigs, rt_classify_ou
 /* The phase's name as used in evidence and logs ("dns", "connect", ...). */
 const char *rt_phase_name(rt_phase ph);
 
-/* Delta-seconds Retry-After (RFC 9110 section 10.2.3): the value in seconds
- * (clamped to RT_RETRY_AFTER_MAX), or -1 when v is not 1*DIGIT. */
-int32_t rt_retry_after_delta(rt_slice v);
 
 #endif

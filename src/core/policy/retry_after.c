@@ -208,6 +208,14 @@ static bool uint_sat(rt_slice v, uint64_t limit, uint64_t *out)
     return true;
 }
 
+int64_t rt_retry_after_seconds(rt_slice value)
+{
+    uint64_t secs;
+    if (!uint_sat(trim(value), RT_RETRY_AFTER_MAX_MS, &secs))
+        return -1;
+    return (int64_t)(secs > RT_RETRY_AFTER_MAX_MS / 1000 ? RT_RETRY_AFTER_MAX_MS / 1000 : secs);
+}
+
 int rt_retry_after_parse(rt_slice value, uint64_t now_unix_ms, uint64_t *delay_ms)
 {
     rt_slice v = trim(value);

@@ -31,6 +31,12 @@
  * *delay_ms untouched: the caller then falls back to its own backoff. */
 int rt_retry_after_parse(rt_slice value, uint64_t now_unix_ms, uint64_t *delay_ms);
 
+/* The delay-seconds form only (1*DIGIT, spaces and tabs around ignored):
+ * seconds clamped to RT_RETRY_AFTER_MAX_MS / 1000, or -1 for anything else
+ * (an HTTP-date included). For callers that only ask "did the server name a
+ * wait", without a clock. */
+int64_t rt_retry_after_seconds(rt_slice value);
+
 /* Parse X-RateLimit-Reset. Providers disagree on its meaning, so the value
  * (digits, optionally with a fraction such as "1700000000.25") is read by
  * magnitude:
