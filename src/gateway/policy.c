@@ -191,6 +191,21 @@ bool gw_policy_usable(gw_client *c, size_t idx)
     return true;
 }
 
+bool gw_policy_claim(gw_client *c, size_t idx)
+{
+    _Atomic uint32_t *n = &c->pool->in_flight[idx];
+    unsigned cap = c->w->srv->cfg.max_inflight;
+    if (!cap) {
+        atomic_fetch_add(n, 1);
+        return true;
+    }
+    uint32_t cur = atomic_load_explicit(n, memory_order_relaxed);
+    while (cur < cap)
+        if (atomic_compare_exchange_weak(n, &cur, cur + 1))
+            return true;
+    return false;
+}
+
 rt_code gw_policy_explain_empty(gw_client *c, char *ev, size_t evlen, uint64_t *wait_ms)
 {
     *wait_ms = 0;

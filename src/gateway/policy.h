@@ -64,6 +64,9 @@ uint64_t gw_policy_polite(gw_client *c);
 void gw_policy_request_done(gw_client *c);
 /* May entry idx carry this request's next attempt? */
 bool gw_policy_usable(gw_client *c, size_t idx);
+/* Count one more attempt in flight on entry idx; false (nothing counted)
+ * when --max-inflight is reached, including by another thread just now. */
+bool gw_policy_claim(gw_client *c, size_t idx);
 /* The request's tier is exhausted for its domain: move the domain to the
  * next fallback pool (logged) and the request with it. False when there is
  * no further pool. */

@@ -386,7 +386,24 @@ static long pick(gw_client *c)
 int gw_attempt_start(gw_client *c)
 {
     gw_worker *w = c->w;
-    long idx = c->redo_idx >= 0 ? c->redo_idx : pick(c);
+    long idx;
+    if (c->redo_idx >= 0) {
+        idx = c->redo_idx;
+        atomic_fetch_add(&c->pool->in_flight[idx], 1);
+    } else {
+        /* The pick saw room under --max-inflight; another thread may take
+         * that room first, so the slot is claimed atomically and a lost
+         * race picks again (the full entry is then skipped). */
+        for (unsigned tries = 0;; tries++) {
+            idx = pick(c);
+            if (idx < 0 || gw_policy_claim(c, (size_t)idx))
+                break;
+            if (tries == 8) {
+                idx = -1; /* contended: the caller's wait acts as the queue */
+                break;
+            }
+        }
+    }
     c->redo_idx = -1;
     if (idx < 0) {
         char ev[GW_EVIDENCE];
@@ -410,7 +427,6 @@ int gw_attempt_start(gw_client *c)
     c->up_idx = idx;
     c->t_att_ms = gw_now();
     c->att_active = true;
-    atomic_fetch_add(&c->pool->in_flight[idx], 1);
 
     const rt_upstream *u = &c->pool->pool.v[idx];
     if (u->scheme == RT_UP_DIRECT && c->req.meth != RT_M_CONNECT && rt_slice_eq_ci(c->url.scheme, "https")) {
