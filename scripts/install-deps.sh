@@ -53,11 +53,19 @@ if [ ! -e "$stamp" ] || [ -n "$(find "$stamp" -mmin +360 2>/dev/null)" ]; then
   apt-get update -qq
   mkdir -p "$(dirname "$stamp")"; touch "$stamp"
 fi
+daemons="squid nginx tinyproxy haproxy"
+before=" $(pgrep -d ' ' -x "${daemons// /|}" 2>/dev/null || true) "
 apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 
-# Belt and braces: no packaged daemon may keep running on a public port.
-for svc in squid nginx tinyproxy haproxy; do
+# Belt and braces: a daemon this install just started (policy-rc.d ignored)
+# must not stay up on its packaged public port. Only packages installed now,
+# and only processes that did not exist before: other instances on this
+# machine (a user's squid, a test run's nginx) are left alone.
+for svc in $daemons; do
+  case " ${missing[*]} " in *" $svc"*) ;; *) continue ;; esac  # nginx-light too
   if command -v systemctl >/dev/null 2>&1; then systemctl disable --now "$svc" >/dev/null 2>&1 || true; fi
-  pkill -x "$svc" >/dev/null 2>&1 || true
+  for pid in $(pgrep -x "$svc" 2>/dev/null || true); do
+    case "$before" in *" $pid "*) ;; *) kill "$pid" 2>/dev/null || true ;; esac
+  done
 done
 echo "install-deps: done"
