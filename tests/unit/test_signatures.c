@@ -276,6 +276,52 @@ static void test_regex_anchor_window(void **st)
     rt_sigset_free(s);
 }
 
+/* Naive case-blind search, the reference the skip-table search must agree with. */
+static bool naive_has(const char *hay, const char *needle)
+{
+    size_t n = strlen(hay), m = strlen(needle);
+    for (size_t i = 0; m <= n && i <= n - m; i++) {
+        size_t k = 0;
+        while (k < m && (hay[i + k] | 0x20) == (needle[k] | 0x20))
+            k++;
+        if (k == m)
+            return true;
+    }
+    return false;
+}
+
+static void test_anchor_search_agrees_with_naive(void **st)
+{
+    (void)st;
+    rt_sigset *s = rt_sigset_new();
+    /* Repeated letters make partial matches and overlapping windows likely. */
+    assert_int_equal(load(s, "sig a.lit\nlayer target\ncode target_blocked\nstatus 403\nbody abab-b\nsource s\n"), 0);
+    assert_true(match(s, 403, false, NULL, 0, "ABAB-B", "").have_decisive);       /* whole body */
+    assert_true(match(s, 403, false, NULL, 0, "abab-b tail", "").have_decisive);  /* at the start */
+    assert_true(match(s, 403, false, NULL, 0, "head aBaB-B", "").have_decisive);  /* at the end */
+    assert_true(match(s, 403, false, NULL, 0, "ababab-b", "").have_decisive);     /* after a near miss */
+    assert_false(match(s, 403, false, NULL, 0, "abab-", "").have_decisive);       /* shorter than it */
+    assert_false(match(s, 403, false, NULL, 0, "abab_b", "").have_decisive);
+    static const char alpha[] = "abAB-_";
+    unsigned long x = 12345; /* fixed seed: the same bodies every run */
+    char body[48];
+    int hits = 0;
+    for (int round = 0; round < 20000; round++) {
+        x = x * 6364136223846793005UL + 1442695040888963407UL;
+        size_t n = (size_t)(x >> 58) % sizeof body;
+        for (size_t i = 0; i < n; i++) {
+            x = x * 6364136223846793005UL + 1442695040888963407UL;
+            body[i] = alpha[(x >> 40) % (sizeof alpha - 1)];
+        }
+        body[n] = '\0';
+        bool want = naive_has(body, "abab-b");
+        hits += want;
+        assert_int_equal(match(s, 403, false, NULL, 0, body, "").have_decisive, want);
+    }
+    assert_true(hits > 10); /* the generator does reach the matching case */
+    rt_sigset_free(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -285,6 +331,7 @@ int main(void)
         cmocka_unit_test(test_nul_byte_and_missing_file),
         cmocka_unit_test(test_match_semantics),
         cmocka_unit_test(test_regex_anchor_window),
+        cmocka_unit_test(test_anchor_search_agrees_with_naive),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -167,13 +167,24 @@ int rt_sig_anchor_intern(rt_sigset *s, const char *text, size_t len)
             return (int)i;
     if (s->nanchors >= RT_SIG_ANCHOR_MAX)
         return -1;
-    char *p = malloc(len + 1);
+    if (len == 0 || len > RT_SIG_TEXT_MAX)
+        return -1;
+    char *p = malloc(len + 1 + 256);
     if (!p)
         return -1;
     memcpy(p, text, len);
     p[len] = '\0';
+    uint8_t *skip = (uint8_t *)p + len + 1;
+    memset(skip, (int)len, 256);
+    for (size_t i = 0; i + 1 < len; i++) { /* later positions overwrite */
+        unsigned char c = (unsigned char)p[i];
+        skip[c] = (uint8_t)(len - 1 - i);
+        if (c >= 'a' && c <= 'z')
+            skip[c & ~0x20] = (uint8_t)(len - 1 - i);
+    }
     s->anchors[s->nanchors].text = p;
     s->anchors[s->nanchors].len = len;
+    s->anchors[s->nanchors].skip = skip;
     return (int)s->nanchors++;
 }
 

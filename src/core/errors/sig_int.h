@@ -56,8 +56,12 @@ typedef struct sig {
 } sig;
 
 typedef struct anchor {
-    char *text;  /* lowercased */
-    size_t len;
+    char *text;  /* lowercased; the block also holds skip[] */
+    size_t len;  /* 1..RT_SIG_TEXT_MAX */
+    /* Case-blind Horspool skip per raw body byte: how far the window may
+     * move when that byte ends it. Searching the raw body this way costs
+     * about n/len steps, far less than lowercasing it first. */
+    const uint8_t *skip;
 } anchor;
 
 #define RT_SIG_2XX_CAND 16 /* entries kept per 2xx status */

@@ -89,26 +89,47 @@ static bool hdr_match(const scan *sc, const sig_hdr *h, char *what)
     return false;
 }
 
+static inline unsigned char lower(unsigned char c)
+{
+    return (unsigned char)(c >= 'A' && c <= 'Z' ? c | 0x20 : c);
+}
+
 static void lc_prepare(scan *sc)
 {
     if (sc->lc_ready)
         return;
     const char *b = sc->ctx->body.p;
-    for (size_t i = 0; i < sc->n; i++) {
-        unsigned char ch = (unsigned char)b[i];
-        sc->lc[i] = (char)(ch >= 'A' && ch <= 'Z' ? ch | 0x20 : ch);
-    }
+    for (size_t i = 0; i < sc->n; i++)
+        sc->lc[i] = (char)lower((unsigned char)b[i]);
     sc->lc_ready = true;
+}
+
+/* First case-blind occurrence of the anchor in b[from..n), or -1. */
+static long anchor_find(const anchor *an, const char *b, size_t from, size_t n)
+{
+    size_t m = an->len;
+    const unsigned char *h = (const unsigned char *)b, *t = (const unsigned char *)an->text;
+    unsigned char last = t[m - 1];
+    for (size_t i = from; n >= m && i <= n - m;) {
+        unsigned char c = h[i + m - 1];
+        if (lower(c) == last) {
+            size_t k = 0;
+            while (k + 1 < m && lower(h[i + k]) == t[k])
+                k++;
+            if (k + 1 == m)
+                return (long)i;
+        }
+        i += an->skip[c];
+    }
+    return -1;
 }
 
 static bool anchor_present(scan *sc, int a)
 {
     if (sc->state[a] == 0) {
-        lc_prepare(sc);
-        const anchor *an = &sc->s->anchors[a];
-        const char *hit = memmem(sc->lc, sc->n, an->text, an->len);
-        sc->state[a] = hit ? 2 : 1;
-        sc->pos[a] = hit ? (uint32_t)(hit - sc->lc) : 0;
+        long at = anchor_find(&sc->s->anchors[a], sc->ctx->body.p, 0, sc->n);
+        sc->state[a] = at >= 0 ? 2 : 1;
+        sc->pos[a] = at >= 0 ? (uint32_t)at : 0;
     }
     return sc->state[a] == 2;
 }
@@ -119,6 +140,7 @@ static bool body_re_match(scan *sc, const sig_body *b)
 {
     const anchor *an = &sc->s->anchors[b->anchor];
     size_t at = sc->pos[b->anchor];
+    lc_prepare(sc);
     for (int tries = 0; tries < 4; tries++) {
         size_t lo = at > RT_SIG_RE_BEFORE ? at - RT_SIG_RE_BEFORE : 0;
         size_t hi = at + RT_SIG_RE_AFTER < sc->n ? at + RT_SIG_RE_AFTER : sc->n;
@@ -131,10 +153,10 @@ static bool body_re_match(scan *sc, const sig_body *b)
             return true;
         if (at + 1 >= sc->n)
             break;
-        const char *nx = memmem(sc->lc + at + 1, sc->n - at - 1, an->text, an->len);
-        if (!nx)
+        long nx = anchor_find(an, sc->lc, at + 1, sc->n);
+        if (nx < 0)
             break;
-        at = (size_t)(nx - sc->lc);
+        at = (size_t)nx;
     }
     return false;
 }
