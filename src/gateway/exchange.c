@@ -497,12 +497,15 @@ static int read_response_head(gw_client *c)
         }
         if (want && have) {
             size_t take = have < RT_CLASSIFY_BODY_MAX ? have : RT_CLASSIFY_BODY_MAX;
-            data = (const char *)evbuffer_pullup(in, (ssize_t)((size_t)r + take));
-            /* pullup may move the bytes: parse again so slices point at them */
-            memset(&c->resp, 0, sizeof c->resp);
-            c->resp.h.hdrs = c->rhdrs;
-            c->resp.h.max_hdrs = GW_MAX_HEADERS;
-            rt_http_parse_response(data, (size_t)r + take, &c->resp, c->req.meth, &lim);
+            const char *moved = (const char *)evbuffer_pullup(in, (ssize_t)((size_t)r + take));
+            if (moved != data) {
+                /* pullup moved the bytes: parse again so slices point at them */
+                data = moved;
+                memset(&c->resp, 0, sizeof c->resp);
+                c->resp.h.hdrs = c->rhdrs;
+                c->resp.h.max_hdrs = GW_MAX_HEADERS;
+                rt_http_parse_response(data, (size_t)r + take, &c->resp, c->req.meth, &lim);
+            }
             have = take;
         }
         char ev[GW_EVIDENCE];
