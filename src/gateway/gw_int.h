@@ -73,6 +73,8 @@ struct gw_worker {
     struct evdns_base *dns;
     struct evconnlistener *listener;
     struct event *sig_hup, *sig_term, *sig_int, *idle_sweep, *wake;
+    struct io_mailbox *mail;  /* the only way other threads reach this loop */
+    bool drain_armed;         /* the drain deadline is set on this loop */
     rt_rng rng;
     rt_picker picker;
     gw_policy pol;

@@ -19,6 +19,7 @@
 #include "gateway/health.h"
 #include "gateway/stats.h"
 #include "io/clock.h"
+#include "io/mailbox.h"
 
 void gw_config_defaults(gw_config *c)
 {
@@ -293,17 +294,13 @@ static void begin_drain(gw_server *s)
 {
     if (atomic_exchange(&s->stopping, true))
         return;
-    unsigned ms = s->cfg.drain_timeout_ms;
     fprintf(stderr, "rotor: stopping: no new connections; in-flight requests have %u ms to finish (--drain-timeout)\n",
-            ms);
+            s->cfg.drain_timeout_ms);
+    /* Each worker's loop is its own (and lock-free): the drain starts
+     * there, when its mailbox wakes it (on_mail). */
     for (unsigned i = 0; i < s->nworkers; i++) {
-        gw_worker *w = &s->workers[i];
-        struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
-        event_base_loopexit(w->base, &tv);
-        w->draining = true;
-        /* The listener belongs to its worker's loop; it is disabled there
-         * on the next sweep (below) by freeing it through a one-shot. */
-        event_active(w->wake, EV_READ, 0);
+        s->workers[i].draining = true;
+        io_mailbox_post(s->workers[i].mail);
     }
 }
 
@@ -319,13 +316,18 @@ static void on_drain_wake(gw_worker *w)
         event_base_loopexit(w->base, NULL);
 }
 
-static void on_wake_or_drain(evutil_socket_t fd, short what, void *arg)
+/* Another thread posted to this worker: a drain began, or commands wait. */
+static void on_mail(void *arg)
 {
     gw_worker *w = arg;
-    if (w->draining)
+    if (w->draining && !w->drain_armed) {
+        w->drain_armed = true;
+        unsigned ms = w->srv->cfg.drain_timeout_ms;
+        struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
+        event_base_loopexit(w->base, &tv);
         on_drain_wake(w);
-    else
-        on_wake(fd, what, arg);
+    }
+    gw_stats_take_commands(w);
 }
 
 static void on_signal(evutil_socket_t sig, short what, void *arg)
@@ -342,7 +344,14 @@ static int worker_init(gw_server *s, gw_worker *w, unsigned id, char *err, size_
 {
     w->srv = s;
     w->id = id;
-    w->base = event_base_new();
+    /* Nothing but this thread touches the loop (other threads post to its
+     * mailbox), so libevent's per-call locking is switched off. */
+    struct event_config *ec = event_config_new();
+    if (ec) {
+        event_config_set_flag(ec, EVENT_BASE_FLAG_NOLOCK);
+        w->base = event_base_new_with_config(ec);
+        event_config_free(ec);
+    }
     if (!w->base) {
         snprintf(err, errlen, "cannot create an event loop");
         return -1;
@@ -374,7 +383,11 @@ static int worker_init(gw_server *s, gw_worker *w, unsigned id, char *err, size_
         return -1;
     }
     evconnlistener_set_error_cb(w->listener, on_accept_error);
-    w->wake = event_new(w->base, -1, 0, on_wake_or_drain, w);
+    w->wake = event_new(w->base, -1, 0, on_wake, w);
+    if (!(w->mail = io_mailbox_new(w->base, on_mail, w))) {
+        snprintf(err, errlen, "cannot create a worker's wake-up descriptor: %s", strerror(errno));
+        return -1;
+    }
     w->idle_sweep = event_new(w->base, -1, EV_PERSIST, on_idle_sweep, w);
     struct timeval sweep = { 1, 0 };
     event_add(w->idle_sweep, &sweep);
@@ -406,6 +419,7 @@ static void worker_free(gw_worker *w)
     for (size_t i = 0; i < sizeof evs / sizeof evs[0]; i++)
         if (evs[i])
             event_free(evs[i]);
+    io_mailbox_free(w->mail);
     if (w->dns) {
         /* Fail lookups still pending (a connection freed while resolving
          * holds a reference until its lookup ends), then run the loop once

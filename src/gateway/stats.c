@@ -9,6 +9,7 @@
 
 #include "gateway/gw_int.h"
 #include "gateway/stats.h"
+#include "io/mailbox.h"
 #include "io/clock.h"
 
 const uint32_t gw_hist_bounds_ms[GW_HIST_BUCKETS] = {
@@ -331,9 +332,8 @@ static void apply(gw_worker *w, const gw_cmd *cmd, gw_cmd_result *res)
     }
 }
 
-static void on_cmd(evutil_socket_t fd, short what, void *arg)
+void gw_stats_take_commands(gw_worker *w)
 {
-    gw_worker *w = arg;
     gw_wstats *st = w->st;
     gw_cmd q[GW_CMD_QUEUE];
     pthread_mutex_lock(&st->mu);
@@ -341,6 +341,8 @@ static void on_cmd(evutil_socket_t fd, short what, void *arg)
     memcpy(q, st->q, n * sizeof q[0]);
     st->nq = 0;
     pthread_mutex_unlock(&st->mu);
+    if (!n)
+        return; /* woken for something else (a drain) */
     gw_cmd_result res = { 0 };
     for (unsigned i = 0; i < n; i++)
         apply(w, &q[i], &res);
@@ -377,7 +379,7 @@ unsigned gw_stats_command(gw_server *s, gw_cmd_kind kind, const char *arg, unsig
         }
         pthread_mutex_unlock(&st->mu);
         if (seq[i])
-            event_active(st->cmd_ev, EV_READ, 0);
+            io_mailbox_post(s->workers[i].mail);
     }
     struct timespec until;
     clock_gettime(CLOCK_REALTIME, &until);
@@ -428,7 +430,6 @@ int gw_stats_worker_init(gw_worker *w, bool ticks, char *err, size_t errlen)
     pthread_mutex_init(&st->mu, NULL);
     pthread_cond_init(&st->cmd_done, NULL);
     w->st = st;
-    st->cmd_ev = event_new(w->base, -1, 0, on_cmd, w);
     if (ticks) {
         /* Per-upstream tables exist before the first request arrives. */
         refresh(w);
@@ -436,7 +437,7 @@ int gw_stats_worker_init(gw_worker *w, bool ticks, char *err, size_t errlen)
         struct timeval tv = { 0, GW_STATS_TICK_MS * 1000 };
         event_add(st->tick_ev, &tv);
     }
-    if (!st->cmd_ev || (ticks && !st->tick_ev)) {
+    if (ticks && !st->tick_ev) {
         snprintf(err, errlen, "cannot create the statistics events");
         return -1;
     }
@@ -450,8 +451,6 @@ void gw_stats_worker_free(gw_worker *w)
         return;
     if (st->tick_ev)
         event_free(st->tick_ev);
-    if (st->cmd_ev)
-        event_free(st->cmd_ev);
     up_table_free(st->up);
     free(st->priv);
     free(st->ring);

@@ -156,7 +156,7 @@ typedef struct gw_wstats {
     gw_err_rec *priv;            /* GW_STATS_ERR_RING recent failures */
     uint64_t priv_n, priv_copied;
     unsigned ticks;
-    struct event *tick_ev, *cmd_ev;
+    struct event *tick_ev;
 
     /* Shared under mu. */
     pthread_mutex_t mu;
@@ -179,6 +179,8 @@ typedef struct gw_wstats {
  * (only needed when the admin server runs). Returns 0 or -1 with err. */
 int gw_stats_worker_init(gw_worker *w, bool ticks, char *err, size_t errlen);
 void gw_stats_worker_free(gw_worker *w);
+/* In the worker's loop, when its mailbox wakes it: run queued commands. */
+void gw_stats_take_commands(gw_worker *w);
 /* The end of a request (called from the access-log record): count it. */
 void gw_stats_request(const gw_client *c);
 
