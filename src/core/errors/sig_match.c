@@ -14,6 +14,7 @@ typedef struct scan {
     const rt_sig_ctx *ctx;
     uint32_t hh[64];        /* name hashes of the first 64 response headers */
     size_t nh;
+    bool hh_ready;          /* hashed on the first header check */
     bool lc_ready;
     size_t n;               /* body bytes used */
     uint8_t state[RT_SIG_ANCHOR_MAX]; /* 0 unknown, 1 absent, 2 present */
@@ -69,9 +70,21 @@ static void put_what(char *w, const char *fmt, ...)
 
 /* Does header condition h hold? For header-not: does any value match (a veto).
  * On a positive match the header is described in what (if non-NULL). */
-static bool hdr_match(const scan *sc, const sig_hdr *h, char *what)
+static void hh_prepare(scan *sc)
+{
+    if (sc->hh_ready)
+        return;
+    const rt_sig_ctx *c = sc->ctx;
+    sc->nh = c->nhdrs < 64 ? c->nhdrs : 64;
+    for (size_t i = 0; i < sc->nh; i++)
+        sc->hh[i] = rt_sig_name_hash(c->hdrs[i].name.p ? c->hdrs[i].name.p : "", c->hdrs[i].name.n);
+    sc->hh_ready = true;
+}
+
+static bool hdr_match(scan *sc, const sig_hdr *h, char *what)
 {
     const rt_sig_ctx *c = sc->ctx;
+    hh_prepare(sc);
     size_t nl = strlen(h->name);
     for (size_t i = 0; i < c->nhdrs; i++) {
         const rt_http_hdr *x = &c->hdrs[i];
@@ -262,9 +275,7 @@ void rt_sig_match(const rt_sigset *s, const rt_sig_ctx *ctx, rt_sig_result *out)
     sc->lc_ready = false;
     sc->n = ctx->body.p ? (ctx->body.n < RT_SIG_BODY_MAX ? ctx->body.n : RT_SIG_BODY_MAX) : 0;
     memset(sc->state, 0, s->nanchors);
-    sc->nh = ctx->nhdrs < 64 ? ctx->nhdrs : 64;
-    for (size_t i = 0; i < sc->nh; i++)
-        sc->hh[i] = rt_sig_name_hash(ctx->hdrs[i].name.p ? ctx->hdrs[i].name.p : "", ctx->hdrs[i].name.n);
+    sc->hh_ready = false;
     char what[RT_SIG_WHAT_MAX];
 
     /* Pass 1: who generated the page (proxy identity entries). */

@@ -119,6 +119,7 @@ typedef struct rt_http_head {
     uint64_t content_length; /* valid when body == RT_BODY_LENGTH */
     bool keep_alive;    /* persistent per version and Connection tokens */
     bool has_upgrade;   /* Connection: upgrade with an Upgrade field */
+    bool conn_names;    /* Connection lists a field name beyond close, keep-alive, upgrade */
     rt_http_err err;    /* set on RT_HP_ERROR */
     size_t err_off;     /* byte offset of the error */
 } rt_http_head;

@@ -31,6 +31,7 @@ typedef struct field_facts {
     bool conn_close;
     bool conn_keep_alive;
     bool conn_upgrade;
+    bool conn_other;         /* a token naming another field */
     bool upgrade_field;
     bool expect_continue;
 } field_facts;
@@ -50,6 +51,7 @@ static void head_reset(rt_http_head *h)
     h->content_length = 0;
     h->keep_alive = false;
     h->has_upgrade = false;
+    h->conn_names = false;
     h->err = RT_HPE_NONE;
     h->err_off = 0;
 }
@@ -456,6 +458,8 @@ static rt_http_err note_field(field_facts *ff, const rt_http_hdr *f, const char 
                     ff->conn_keep_alive = true;
                 else if (SLICE_CI(el, "upgrade"))
                     ff->conn_upgrade = true;
+                else
+                    ff->conn_other = true;
             }
         }
         break;
@@ -701,6 +705,7 @@ ssize_t rt_http_parse_request(const char *buf, size_t len, rt_http_req *req,
 
     h->keep_alive = minor == 1 ? !ff.conn_close : (ff.conn_keep_alive && !ff.conn_close);
     h->has_upgrade = ff.conn_upgrade && ff.upgrade_field;
+    h->conn_names = ff.conn_other;
     /* RFC 9110 section 10.1.1: 100-continue in HTTP/1.0 is ignored. */
     req->expect_continue = ff.expect_continue && minor == 1;
     return end;
@@ -791,6 +796,7 @@ ssize_t rt_http_parse_response(const char *buf, size_t len, rt_http_resp *resp,
     if (h->body == RT_BODY_CLOSE || h->body == RT_BODY_TUNNEL || st == 101 || faulty)
         h->keep_alive = false;
     h->has_upgrade = ff.conn_upgrade && ff.upgrade_field;
+    h->conn_names = ff.conn_other;
     return end;
 }
 
@@ -834,6 +840,8 @@ bool rt_http_is_hop_by_hop(const rt_http_head *h, rt_slice name)
      * desynchronise the next hop; those names are never dropped. */
     if (SLICE_CI(name, "content-length") || SLICE_CI(name, "transfer-encoding") ||
         SLICE_CI(name, "host"))
+        return false;
+    if (!h->conn_names)
         return false;
     for (size_t i = 0; i < h->nhdrs; i++) {
         const rt_http_hdr *f = &h->hdrs[i];
