@@ -4,21 +4,6 @@
 #include <stdio.h>
 #include <string.h>
 
-void rt_wbuf_add(rt_wbuf *b, const void *data, size_t n)
-{
-    if (b->overflow)
-        return;
-    if (n > b->cap - b->len) {
-        b->overflow = true;
-        return;
-    }
-    if (n)
-        memcpy(b->p + b->len, data, n);
-    b->len += n;
-}
-
-void rt_wbuf_adds(rt_wbuf *b, const char *s) { rt_wbuf_add(b, s, strlen(s)); }
-void rt_wbuf_addsl(rt_wbuf *b, rt_slice s) { rt_wbuf_add(b, s.p, s.n); }
 
 void rt_wbuf_addu(rt_wbuf *b, uint64_t v)
 {

@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "core/base/slice.h"
 
@@ -28,9 +29,23 @@ static inline void rt_wbuf_init(rt_wbuf *b, char *storage, size_t cap)
     b->overflow = false;
 }
 
-void rt_wbuf_add(rt_wbuf *b, const void *data, size_t n);
-void rt_wbuf_adds(rt_wbuf *b, const char *s);
-void rt_wbuf_addsl(rt_wbuf *b, rt_slice s);
+/* Inline: builders append dozens of short pieces per request, and a
+ * literal's strlen folds away here. */
+static inline void rt_wbuf_add(rt_wbuf *b, const void *data, size_t n)
+{
+    if (b->overflow)
+        return;
+    if (n > b->cap - b->len) {
+        b->overflow = true;
+        return;
+    }
+    if (n)
+        memcpy(b->p + b->len, data, n);
+    b->len += n;
+}
+
+static inline void rt_wbuf_adds(rt_wbuf *b, const char *s) { rt_wbuf_add(b, s, strlen(s)); }
+static inline void rt_wbuf_addsl(rt_wbuf *b, rt_slice s) { rt_wbuf_add(b, s.p, s.n); }
 void rt_wbuf_addu(rt_wbuf *b, uint64_t v);
 void rt_wbuf_addf(rt_wbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Append s as the body of a JSON string (no quotes), escaping as RFC 8259
