@@ -8,6 +8,9 @@
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 typedef struct scan {
     const rt_sigset *s;
@@ -117,13 +120,72 @@ static void lc_prepare(scan *sc)
     sc->lc_ready = true;
 }
 
+/* Does the anchor (m bytes, lowercased) start at h? */
+static bool anchor_at(const unsigned char *h, const unsigned char *t, size_t m)
+{
+    for (size_t k = 0; k < m; k++)
+        if (lower(h[k]) != t[k])
+            return false;
+    return true;
+}
+
+typedef uint8_t v16 __attribute__((vector_size(16)));
+
+static v16 v16_splat(unsigned char c)
+{
+    v16 v;
+    memset(&v, c, sizeof v);
+    return v;
+}
+
+/* 16 candidate positions at a time: those whose first and last bytes
+ * match the anchor's (letters of either case) are checked in full. The
+ * compiler turns the vector operations into SSE2 or NEON. Returns the
+ * first hit, or -1 with *next the first position not yet examined. */
+static long anchor_find_wide(const unsigned char *h, size_t from, size_t n, const unsigned char *t, size_t m,
+                             size_t *next)
+{
+    unsigned char f = t[0], l = t[m - 1];
+    v16 F = v16_splat(f), L = v16_splat(l);
+    v16 fold_f = v16_splat(f >= 'a' && f <= 'z' ? 0x20 : 0), fold_l = v16_splat(l >= 'a' && l <= 'z' ? 0x20 : 0);
+    size_t i = from;
+    for (; i + 16 + m - 1 <= n; i += 16) {
+        v16 a, z;
+        memcpy(&a, h + i, sizeof a);
+        memcpy(&z, h + i + m - 1, sizeof z);
+        v16 eq = (v16)((a | fold_f) == F) & (v16)((z | fold_l) == L);
+#ifdef __SSE2__
+        unsigned bits = (unsigned)_mm_movemask_epi8((__m128i)eq);
+#else
+        unsigned bits = 0;
+        for (unsigned k = 0; k < 16; k++)
+            bits |= (unsigned)(eq[k] & 1) << k;
+#endif
+        for (; bits; bits &= bits - 1) {
+            size_t k = (size_t)__builtin_ctz(bits);
+            if (anchor_at(h + i + k + 1, t + 1, m - 2))
+                return (long)(i + k);
+        }
+    }
+    *next = i;
+    return -1;
+}
+
 /* First case-blind occurrence of the anchor in b[from..n), or -1. */
 static long anchor_find(const anchor *an, const char *b, size_t from, size_t n)
 {
     size_t m = an->len;
     const unsigned char *h = (const unsigned char *)b, *t = (const unsigned char *)an->text;
+    if (n < m || from > n - m)
+        return -1;
+    if (m >= 2) {
+        long at = anchor_find_wide(h, from, n, t, m, &from);
+        if (at >= 0)
+            return at;
+    }
+    /* The tail (and one-byte anchors): skip search. */
     unsigned char last = t[m - 1];
-    for (size_t i = from; n >= m && i <= n - m;) {
+    for (size_t i = from; i <= n - m;) {
         unsigned char c = h[i + m - 1];
         if (lower(c) == last) {
             size_t k = 0;
