@@ -47,6 +47,13 @@ static void client_free(gw_client *c)
     }
     if (c->up)
         gw_upconn_free(c->up);
+    /* Shared counts outlive the connection: a request cut short must
+     * still give back its upstream slot and its domain's politeness slot. */
+    if (c->att_active) {
+        atomic_fetch_sub(&c->pool->in_flight[c->up_idx], 1);
+        c->att_active = false;
+    }
+    gw_policy_request_done(c);
     if (c->pool)
         gw_pool_release(c->pool);
     if (c->replay)

@@ -30,8 +30,8 @@ typedef struct gw_config {
     unsigned nfallbacks;
     unsigned fallback_cooldown_ms; /* a domain moved to a fallback pool retries the primary after this */
     unsigned max_inflight;       /* requests in flight per upstream entry (0: no limit) */
-    unsigned domain_concurrency; /* requests in flight per target domain, per thread (0: no limit) */
-    double domain_rate;          /* requests per second started per target domain, per thread (0: no limit) */
+    unsigned domain_concurrency; /* requests in flight per target domain, all threads (0: no limit) */
+    double domain_rate;          /* requests per second started per target domain, all threads (0: no limit) */
     const char *log_path;        /* access log, "-" for stdout, NULL for none */
     const char *auth;            /* "user:pass" required from clients, or NULL */
     bool allow_open;             /* allow a non-loopback listener without auth */

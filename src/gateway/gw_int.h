@@ -23,6 +23,7 @@
 #include "core/base/rng.h"
 #include "core/errors/classify.h"
 #include "core/errors/hint.h"
+#include "core/policy/polite.h"
 #include "core/errors/vocab.h"
 #include "core/http/http1.h"
 #include "core/pool/upstream.h"
@@ -90,6 +91,7 @@ struct gw_worker {
 
 struct gw_server {
     gw_config cfg;
+    rt_polite polite;         /* --domain-concurrency / --domain-rate, all threads */
     io_addr listen_addr;
     char listen_str[64];
     char auth_expect[512];    /* "Basic <b64>" the clients must send, or "" */
@@ -172,7 +174,8 @@ struct gw_client {
     rt_retry_state rs;        /* the retry decision's per-request state */
     uint64_t domain_hash;     /* target domain (0: none) */
     unsigned tier;            /* the pool tier this request picks from */
-    bool domain_counted;      /* counted in the domain's in_flight */
+    uint32_t polite_ticket;   /* counted in the domain's politeness slot (rt_polite) */
+    bool polite_checked;      /* politeness let this request go; counted in its domain */
     bool polite_wait;         /* the timer re-checks admission (pacing, politeness) */
     bool probe;               /* the domain's breaker let this request through as a probe */
     uint64_t retry_delay_ms;  /* wait before the next attempt */

@@ -77,37 +77,36 @@ static uint32_t domain_cap(gw_client *c, rt_domain *d, uint64_t now)
 }
 
 /* How long this request must wait for the domain's politeness limits
- * (concurrency, rate); 0 to go now. Counts the request in when it goes. */
-static uint64_t politeness_wait(gw_client *c, rt_domain *d, uint64_t now)
-{
-    const gw_config *cfg = &c->w->srv->cfg;
-    uint32_t cap = domain_cap(c, d, now);
-    if (cap && d->in_flight >= cap)
-        return 20; /* re-checked then: someone finishes meanwhile */
-    if (cfg->domain_rate > 0) {
-        uint64_t gap = (uint64_t)(1000.0 / cfg->domain_rate);
-        if (d->rate_next_ms > now)
-            return d->rate_next_ms - now;
-        d->rate_next_ms = now + gap;
-    }
-    d->in_flight++;
-    c->domain_counted = true;
-    return 0;
-}
-
+ * (concurrency, rate); 0 to go now. The limits hold across all threads
+ * (core/policy/polite.h); the request is counted in when it goes. */
 uint64_t gw_policy_polite(gw_client *c)
 {
-    if (!c->domain_hash || c->domain_counted)
+    if (!c->domain_hash || c->polite_checked)
         return 0;
-    rt_domain *d = rt_domains_get(&c->w->pol.domains, c->url.host, gw_now());
-    return d ? politeness_wait(c, d, gw_now()) : 0;
+    uint64_t now = gw_now();
+    rt_domain *d = rt_domains_get(&c->w->pol.domains, c->url.host, now);
+    if (!d)
+        return 0;
+    const gw_config *cfg = &c->w->srv->cfg;
+    uint32_t cap = domain_cap(c, d, now);
+    uint64_t gap = cfg->domain_rate > 0 ? (uint64_t)(1000.0 / cfg->domain_rate) : 0;
+    uint64_t wait = rt_polite_enter(&c->w->srv->polite, d->hash, cap, gap, now, &c->polite_ticket);
+    if (wait)
+        return wait;
+    /* This thread's count keeps the domain's entry (breaker, pacing)
+     * from being evicted while the request is under way. */
+    d->in_flight++;
+    c->polite_checked = true;
+    return 0;
 }
 
 void gw_policy_request_done(gw_client *c)
 {
-    if (!c->domain_counted)
+    if (!c->polite_checked)
         return;
-    c->domain_counted = false;
+    rt_polite_leave(&c->w->srv->polite, c->polite_ticket);
+    c->polite_ticket = 0;
+    c->polite_checked = false;
     rt_domain *d = rt_domains_find(&c->w->pol.domains, c->url.host);
     if (d && d->in_flight)
         d->in_flight--;

@@ -509,6 +509,10 @@ static int setup(gw_server *s, const gw_config *cfg, char *err, size_t errlen)
     if (!(s->pool = load_all(s, err, errlen)))
         return -1;
     pthread_mutex_init(&s->pool_mu, NULL);
+    if (rt_polite_init(&s->polite) != 0) {
+        snprintf(err, errlen, "out of memory for the domain politeness table");
+        return -1;
+    }
     if (cfg->log_path && !(s->log = io_logq_open(cfg->log_path, 0, err, errlen)))
         return -1;
     return 0;
@@ -560,6 +564,7 @@ int gw_run(const gw_config *cfg)
     for (unsigned i = 0; i < s->nworkers; i++)
         worker_free(&s->workers[i]);
     free(s->workers);
+    rt_polite_free(&s->polite); /* after the clients that held slots */
     gw_pool_release(s->pool);
     io_logq_close(s->log);
     if (s->access)

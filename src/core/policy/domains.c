@@ -165,7 +165,6 @@ rt_domain *rt_domains_get(rt_domains *t, rt_slice name, uint64_t now_ms)
         e->tier = 0;
         e->tier_until = 0;
         e->in_flight = 0;
-        e->rate_next_ms = 0;
         uint32_t *head = &t->heads[h & (t->nheads - 1)];
         e->chain_ = *head;
         *head = i;

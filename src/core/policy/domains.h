@@ -36,7 +36,6 @@ typedef struct rt_domain {
     uint32_t backoff_streak;  /* consecutive overload answers from the domain */
     uint8_t tier;             /* fallback pool in use for the domain (0: the primary) */
     uint32_t in_flight;       /* requests to the domain under way (the caller counts) */
-    uint64_t rate_next_ms;    /* politeness rate limit: the next request may start then */
     uint64_t tier_until;      /* when to try the primary pool again */
     uint64_t last_used_ms;
     /* Table links; private to domains.c. */
