@@ -219,7 +219,7 @@ void gw_log_event(gw_server *s, const char *event, const char *detail)
     rt_wbuf_add_json(&b, rt_slice_cstr(detail));
     rt_wbuf_adds(&b, "\"}");
     if (s->log && !b.overflow)
-        io_logq_put(s->log, line, b.len);
+        io_logq_put_now(s->log, line, b.len);
     fprintf(stderr, "rotor: %s: %s\n", event, detail);
 }
 
