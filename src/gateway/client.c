@@ -28,8 +28,10 @@ void gw_send(struct bufferevent *bev, const void *p, size_t n)
             n -= (size_t)w;
         }
     }
-    if (n)
+    if (n) {
         evbuffer_add(out, p, n);
+        bufferevent_enable(bev, EV_WRITE); /* the rest goes when the socket has room */
+    }
 }
 
 void gw_client_arm_timer(gw_client *c, unsigned ms)

@@ -4,6 +4,8 @@
  * with backpressure both ways. Bodies are relayed verbatim; framing is
  * only scanned to know where each message ends. */
 #include <stdio.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -136,7 +138,10 @@ int gw_exchange_begin(gw_client *c)
     /* A retry resends what the client already sent of the body. */
     if (c->replay && evbuffer_get_length(c->replay))
         evbuffer_add_buffer_reference(out, c->replay);
-    bufferevent_enable(c->up->bev, EV_READ | EV_WRITE);
+    /* Write interest only when bytes wait or a body is still to come: an
+     * enabled write event on an empty buffer costs a wake-up and two
+     * epoll_ctl calls per request for nothing. */
+    bufferevent_enable(c->up->bev, EV_READ | (evbuffer_get_length(out) || !c->req_done ? EV_WRITE : 0));
     gw_client_arm_timer(c, c->w->srv->cfg.read_timeout_ms);
     if (!c->req_done)
         bufferevent_enable(c->bev, EV_READ);
@@ -375,6 +380,52 @@ static bool response_retry_after(const rt_http_resp *r, uint64_t *ms)
     return h && rt_ratelimit_reset_parse(h->value, io_wall_ms(), ms) >= 0;
 }
 
+/* The new head goes out together with the body when the whole body is
+ * already here (the usual small response): one writev instead of a send
+ * for the head and a second call for the body. What the socket does not
+ * take is queued in order, head first. Otherwise the head goes alone. */
+#define GW_COALESCE_MAX (64u << 10)
+#define GW_COALESCE_IOV 16
+
+static void send_head(gw_client *c, const char *head, size_t hlen)
+{
+    struct evbuffer *in = bufferevent_get_input(c->up->bev);
+    struct evbuffer *out = bufferevent_get_output(c->bev);
+    size_t body = c->resp_body == RT_BODY_LENGTH ? (size_t)c->resp_left : 0;
+    struct evbuffer_iovec v[GW_COALESCE_IOV];
+    int nv;
+    if (!body || body > GW_COALESCE_MAX || evbuffer_get_length(in) < body || evbuffer_get_length(out) ||
+        (nv = evbuffer_peek(in, (ssize_t)body, NULL, v, GW_COALESCE_IOV)) < 1 || nv >= GW_COALESCE_IOV) {
+        gw_send(c->bev, head, hlen);
+        return;
+    }
+    struct iovec iov[GW_COALESCE_IOV + 1];
+    iov[0].iov_base = (void *)head;
+    iov[0].iov_len = hlen;
+    size_t left = body;
+    for (int i = 0; i < nv; i++) { /* the last extent may hold bytes past the body */
+        size_t n = v[i].iov_len < left ? v[i].iov_len : left;
+        iov[i + 1].iov_base = v[i].iov_base;
+        iov[i + 1].iov_len = n;
+        left -= n;
+    }
+    struct msghdr m = { .msg_iov = iov, .msg_iovlen = (size_t)nv + 1 };
+    ssize_t w = sendmsg(bufferevent_getfd(c->bev), &m, MSG_DONTWAIT | MSG_NOSIGNAL);
+    size_t sent = w > 0 ? (size_t)w : 0;
+    if (sent < hlen) {
+        /* Not even the head went: queue its rest; the body follows from
+         * pump_response through the same queue. */
+        evbuffer_add(out, head + sent, hlen - sent);
+        bufferevent_enable(c->bev, EV_WRITE);
+        return;
+    }
+    size_t moved = sent - hlen;
+    evbuffer_drain(in, moved);
+    c->resp_left -= moved;
+    c->resp_bytes += moved;
+    c->bytes_out += moved;
+}
+
 static int commit_head(gw_client *c, ssize_t head_len, rt_code code)
 {
     rt_http_resp *r = &c->resp;
@@ -405,8 +456,6 @@ static int commit_head(gw_client *c, ssize_t head_len, rt_code code)
         rt_wbuf_init(&b, heap, cap);
         rt_fwd_response_head(&b, r, &o);
     }
-    gw_send(c->bev, b.p, b.len);
-    free(heap);
     c->bytes_out += b.len;
     c->status = r->status;
     c->code = code;
@@ -416,6 +465,11 @@ static int commit_head(gw_client *c, ssize_t head_len, rt_code code)
     if (c->resp_body == RT_BODY_CHUNKED)
         rt_chunked_init(&c->resp_ck);
     evbuffer_drain(bufferevent_get_input(c->up->bev), (size_t)head_len);
+    if (r->status == 101)
+        gw_send(c->bev, b.p, b.len); /* the tunnel takes it from here */
+    else
+        send_head(c, b.p, b.len);
+    free(heap);
     if (r->status == 101 && c->req.h.has_upgrade) {
         c->att[c->natt - 1].code = code;
         c->att[c->natt - 1].status = 101;
