@@ -12,6 +12,7 @@
 #include "core/errors/vocab.h"
 #include "core/http/http1.h"
 #include "io/hclient.h"
+#include "io/files.h"
 
 static const char help[] =
 "usage: rotor diagnose [OPTIONS] PROXY [TARGET_URL]\n"
@@ -581,7 +582,7 @@ int cli_diagnose(int argc, char **argv)
     char err[512];
     if (pool) {
         rt_pool p;
-        if (rt_pool_load(pool, &p, err, sizeof err) != 0) {
+        if (io_pool_load(pool, &p, err, sizeof err) != 0) {
             fprintf(stderr, "rotor diagnose: %s\n", err);
             return DG_EXIT_USAGE;
         }

@@ -16,6 +16,7 @@
 #include "cli/diagnose_int.h"
 #include "core/errors/sig.h"
 #include "io/clock.h"
+#include "io/files.h"
 
 enum stage {
     SG_CONNECT = 1,   /* step 1: DNS + TCP connect to the proxy */
@@ -316,7 +317,7 @@ int dg_run_all(dg_run *run)
     }
     run->sigs = rt_sigset_new();
     if (!run->sigs || rt_sigset_add_builtin(run->sigs, err, sizeof err) != 0 ||
-        (run->o->signatures && rt_sig_load_file(run->o->signatures, run->sigs, err, sizeof err) != 0)) {
+        (run->o->signatures && io_sig_load_file(run->o->signatures, run->sigs, err, sizeof err) != 0)) {
         snprintf(run->err, sizeof run->err, "signatures: %.200s", run->sigs ? err : "out of memory");
         return -1;
     }

@@ -20,6 +20,7 @@
 #include "gateway/stats.h"
 #include "io/clock.h"
 #include "io/mailbox.h"
+#include "io/files.h"
 
 void gw_config_defaults(gw_config *c)
 {
@@ -113,7 +114,7 @@ static int load_pool(const gw_config *cfg, rt_pool *out, char *err, size_t errle
         static const char direct[] = "direct\n";
         return rt_pool_parse("(built-in)", direct, sizeof direct - 1, out, err, errlen);
     }
-    return rt_pool_load(cfg->pool_path, out, err, errlen);
+    return io_pool_load(cfg->pool_path, out, err, errlen);
 }
 
 /* Built-in signatures plus the --signatures file (tried first). */
@@ -125,7 +126,7 @@ static rt_sigset *load_sigs(const gw_config *cfg, char *err, size_t errlen)
         return NULL;
     }
     if (rt_sigset_add_builtin(s, err, errlen) != 0 ||
-        (cfg->signatures_path && rt_sig_load_file(cfg->signatures_path, s, err, errlen) != 0)) {
+        (cfg->signatures_path && io_sig_load_file(cfg->signatures_path, s, err, errlen) != 0)) {
         rt_sigset_free(s);
         return NULL;
     }
@@ -149,7 +150,7 @@ static int load_fallbacks(const gw_config *cfg, rt_pool *p, size_t *starts, char
     starts[1] = p->n;
     for (unsigned t = 0; t < cfg->nfallbacks; t++) {
         rt_pool f;
-        if (rt_pool_load(cfg->fallback_paths[t], &f, err, errlen) != 0)
+        if (io_pool_load(cfg->fallback_paths[t], &f, err, errlen) != 0)
             return -1;
         rt_upstream *v = realloc(p->v, (p->n + f.n) * sizeof *v);
         if (!v) {

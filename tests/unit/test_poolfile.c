@@ -230,48 +230,6 @@ static void test_large_pool(void **state)
     rt_pool_clear(&p);
 }
 
-static void test_load_file(void **state)
-{
-    (void)state;
-    char path[] = "/tmp/rotor-pool-XXXXXX";
-    int fd = mkstemp(path);
-    assert_true(fd >= 0);
-    const char *body = "# test pool\nhttp://u:p%40ss@one.example:8080 #one\ntwo.example:3128\n";
-    assert_int_equal(write(fd, body, strlen(body)), (ssize_t)strlen(body));
-    close(fd);
-
-    rt_pool p;
-    char err[512] = "";
-    if (rt_pool_load(path, &p, err, sizeof err))
-        fail_msg("refused: %s", err);
-    assert_int_equal(p.n, 2);
-    assert_string_equal(p.source, path);
-    assert_string_equal(p.v[0].pass, "p@ss");
-    assert_string_equal(p.v[1].label, "two.example:3128");
-    rt_pool_clear(&p);
-
-    /* Errors name the path as given, with the line. */
-    fd = open(path, O_WRONLY | O_TRUNC);
-    assert_true(fd >= 0);
-    const char *bad = "one.example:8080\nhttp://u:" SECRET "@x:99999\n";
-    assert_int_equal(write(fd, bad, strlen(bad)), (ssize_t)strlen(bad));
-    close(fd);
-    assert_int_equal(rt_pool_load(path, &p, err, sizeof err), -1);
-    char want[256];
-    snprintf(want, sizeof want, "%s:2: port out of range (1..65535)", path);
-    assert_string_equal(err, want);
-    assert_null(p.v);
-    unlink(path);
-
-    assert_int_equal(rt_pool_load("/nonexistent/pool.txt", &p, err, sizeof err), -1);
-    assert_string_equal(err, "cannot read pool file '/nonexistent/pool.txt': No such file or directory");
-    assert_null(p.v);
-
-    assert_int_equal(rt_pool_load("/tmp", &p, err, sizeof err), -1);
-    assert_string_equal(err, "cannot read pool file '/tmp': Is a directory");
-    assert_null(p.v);
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -281,7 +239,6 @@ int main(void)
         cmocka_unit_test(test_duplicate_labels),
         cmocka_unit_test(test_limits),
         cmocka_unit_test(test_large_pool),
-        cmocka_unit_test(test_load_file),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,6 +1,6 @@
 /* Signature loader and matcher semantics: good files, every kind of bad
  * line (with its line number), all-or-nothing loading, precedence of
- * run-time files over built-ins, and match all/any, vetoes, phases, hosts
+ * run-time entries over built-ins, and match all/any, vetoes, phases, hosts
  * and the 2xx rule. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -22,19 +22,6 @@ static int load(rt_sigset *s, const char *text)
 {
     g_err[0] = '\0';
     return rt_sig_load_text(s, text, strlen(text), "t.sig", g_err, sizeof g_err);
-}
-
-/* Writes text to a fresh temporary file; returns its path (static storage). */
-static const char *tmpfile_with(const char *text)
-{
-    static char path[64];
-    snprintf(path, sizeof path, "/tmp/rotor-sig-XXXXXX");
-    int fd = mkstemp(path);
-    assert_true(fd >= 0);
-    size_t n = strlen(text);
-    assert_int_equal(write(fd, text, n), (ssize_t)n);
-    close(fd);
-    return path;
 }
 
 static const char good[] =
@@ -70,15 +57,13 @@ static void test_builtin_loads(void **st)
     rt_sigset_free(s);
 }
 
-static void test_good_file_goes_first(void **st)
+static void test_good_text_goes_first(void **st)
 {
     (void)st;
     rt_sigset *s = rt_sigset_new();
     assert_int_equal(rt_sigset_add_builtin(s, g_err, sizeof g_err), 0);
     size_t n = rt_sigset_count(s);
-    const char *path = tmpfile_with(good);
-    assert_int_equal(rt_sig_load_file(path, s, g_err, sizeof g_err), 0);
-    unlink(path);
+    assert_int_equal(load(s, good), 0);
     assert_int_equal(rt_sigset_count(s), n + 2);
     assert_string_equal(rt_sigset_id(s, 0), "acme.quota");
     assert_string_equal(rt_sigset_id(s, 1), "acme.blocked");
@@ -166,21 +151,15 @@ static void test_bad_lines_name_their_line(void **st)
                "t.sig:8: 'layer' needs a value");
 }
 
-static void test_nul_byte_and_missing_file(void **st)
+static void test_nul_byte_and_bad_key(void **st)
 {
     (void)st;
     rt_sigset *s = rt_sigset_new();
     const char text[] = "sig a.b\nlayer pro\0xy\n";
     assert_int_equal(rt_sig_load_text(s, text, sizeof text - 1, "n.sig", g_err, sizeof g_err), -1);
     assert_non_null(strstr(g_err, "n.sig:2: NUL byte"));
-    assert_int_equal(rt_sig_load_file("/nonexistent/rotor.sig", s, g_err, sizeof g_err), -1);
-    assert_non_null(strstr(g_err, "/nonexistent/rotor.sig: No such file or directory"));
-    const char *path = tmpfile_with("sig a.b\nlayer proxy\ncode proxy_error\nsource s\nstatus 500\nbogus 1\n");
-    assert_int_equal(rt_sig_load_file(path, s, g_err, sizeof g_err), -1);
-    char want[128];
-    snprintf(want, sizeof want, "%s:6: unknown key 'bogus'", path);
-    assert_string_equal(g_err, want);
-    unlink(path);
+    assert_int_equal(load(s, "sig a.b\nlayer proxy\ncode proxy_error\nsource s\nstatus 500\nbogus 1\n"), -1);
+    assert_string_equal(g_err, "t.sig:6: unknown key 'bogus'");
     assert_int_equal(rt_sigset_count(s), 0);
     rt_sigset_free(s);
 }
@@ -326,9 +305,9 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_builtin_loads),
-        cmocka_unit_test(test_good_file_goes_first),
+        cmocka_unit_test(test_good_text_goes_first),
         cmocka_unit_test(test_bad_lines_name_their_line),
-        cmocka_unit_test(test_nul_byte_and_missing_file),
+        cmocka_unit_test(test_nul_byte_and_bad_key),
         cmocka_unit_test(test_match_semantics),
         cmocka_unit_test(test_regex_anchor_window),
         cmocka_unit_test(test_anchor_search_agrees_with_naive),

@@ -58,9 +58,7 @@ const char *rt_sigset_id(const rt_sigset *s, size_t i);
  * returns 0, or -1 with "name:line: why" in err and the set unchanged. */
 int rt_sig_load_text(rt_sigset *s, const char *text, size_t len, const char *name,
                      char *err, size_t errlen);
-/* Read a file (at most RT_SIG_FILE_MAX bytes) and load it as above; this is
- * the one place the errors module touches the file system. */
-int rt_sig_load_file(const char *path, rt_sigset *s, char *err, size_t errlen);
+/* (Reading a signatures file from disk is io_sig_load_file, in io/files.h.) */
 /* Load the entries compiled into the binary. */
 int rt_sigset_add_builtin(rt_sigset *s, char *err, size_t errlen);
 

@@ -77,8 +77,7 @@ typedef struct rt_pool {
  * "NAME:LINE: reason". An empty pool (no entries) is an error too. */
 int rt_pool_parse(const char *name, const char *text, size_t len, rt_pool *out,
                   char *err, size_t errlen);
-/* Read and parse a file; errors as above (plus the OS error for I/O). */
-int rt_pool_load(const char *path, rt_pool *out, char *err, size_t errlen);
+/* (Reading a pool file from disk is io_pool_load, in io/files.h.) */
 void rt_pool_clear(rt_pool *p);
 
 #endif
