@@ -45,6 +45,7 @@ typedef struct gw_pool {
     atomic_int refs;
     rt_pool pool;
     _Atomic uint32_t *in_flight; /* per entry */
+    uint64_t *ident;             /* per entry: rt_upstream_identity, to follow entries across reloads */
     uint64_t generation;
     rt_sigset *sigs;             /* built-in signatures plus --signatures, loaded with the pool */
     unsigned ntiers;             /* 1 + fallback pools */

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "core/policy/window.h"
+#include "core/pool/remap.h"
 #include "gateway/gw_int.h"
 
 #define GW_PAUSE_DOMAIN_EXITS 3u      /* exits told to wait before the whole domain is paced */
@@ -30,6 +31,7 @@ void gw_policy_free(gw_policy *p)
     rt_bans_free(&p->pauses);
     rt_outlier_free(&p->outlier);
     free(p->quarantine_code);
+    free(p->ident);
 }
 
 /* The outlier table follows the newest pool generation this worker has
@@ -40,20 +42,55 @@ rt_outlier *gw_policy_outlier(gw_policy *p, const gw_pool *pool)
         return &p->outlier;
     if (pool->generation < p->outlier_gen)
         return NULL;
+    size_t n = pool->pool.n;
+    rt_outlier fresh;
+    rt_code *qcode = calloc(n ? n : 1, sizeof *qcode);
+    uint64_t *ident = malloc((n ? n : 1) * sizeof *ident);
+    uint32_t *old_of_new = malloc((n ? n : 1) * sizeof *old_of_new);
+    uint32_t *new_of_old = malloc((p->nident ? p->nident : 1) * sizeof *new_of_old);
+    if (!qcode || !ident || !old_of_new || !new_of_old || rt_outlier_init(&fresh, n, &p->cfg->outlier) != 0) {
+        free(qcode);
+        free(ident);
+        free(old_of_new);
+        free(new_of_old);
+        return NULL; /* the next request tries again */
+    }
+    memcpy(ident, pool->ident, n * sizeof *ident);
+    /* A reload keeps what was learned about the entries that stayed (an
+     * ejected blackhole is not tried again at once), and moves the bans to
+     * the entries' new places; entries that left take theirs along. */
+    long matched = p->outlier.e ? rt_pool_remap(p->ident, p->nident, ident, n, new_of_old, old_of_new) : -1;
+    if (matched > 0) {
+        rt_outlier_carry(&fresh, &p->outlier, old_of_new);
+        for (size_t j = 0; j < n; j++)
+            if (old_of_new[j] != RT_REMAP_GONE && p->quarantine_code)
+                qcode[j] = p->quarantine_code[old_of_new[j]];
+    }
+    if (p->nident) {
+        if (matched < 0) /* out of memory, or no earlier table: nothing maps */
+            for (size_t i = 0; i < p->nident; i++)
+                new_of_old[i] = RT_REMAP_GONE;
+        uint64_t now = gw_now();
+        rt_bans_remap(&p->bans, new_of_old, p->nident, now);
+        rt_bans_remap(&p->pauses, new_of_old, p->nident, now);
+    }
+    free(old_of_new);
+    free(new_of_old);
     rt_outlier_free(&p->outlier);
     free(p->quarantine_code);
-    p->quarantine_code = calloc(pool->pool.n, sizeof *p->quarantine_code);
-    if (!p->quarantine_code || rt_outlier_init(&p->outlier, pool->pool.n, &p->cfg->outlier) != 0) {
-        free(p->quarantine_code);
-        p->quarantine_code = NULL;
-        memset(&p->outlier, 0, sizeof p->outlier);
-        return NULL;
-    }
+    free(p->ident);
+    p->outlier = fresh;
+    p->quarantine_code = qcode;
+    p->ident = ident;
+    p->nident = n;
     p->outlier_gen = pool->generation;
     return &p->outlier;
 }
 
 static rt_outlier *outlier_for(gw_client *c) { return gw_policy_outlier(&c->w->pol, c->pool); }
+
+/* Is the request on the pool generation the worker's tables follow? */
+static bool on_newest_pool(gw_client *c) { return c->pool->generation == c->w->pol.outlier_gen; }
 
 static uint32_t ceil_s(uint64_t ms) { return (uint32_t)((ms + 999) / 1000); }
 
@@ -292,10 +329,14 @@ static rt_code note_outcome(gw_client *c, const gw_outcome *o)
     }
     /* A rate limit on one exit pauses that exit for the domain; when
      * several exits are told to wait, the limit is per account or per
-     * fingerprint, and the whole domain is paced instead. */
+     * fingerprint, and the whole domain is paced instead. Bans and pauses
+     * are kept by the newest pool's entry numbers: a request still on an
+     * older pool (after a reload) adds none. */
+    bool current = on_newest_pool(c);
     if (d && code == RT_E_target_rate_limited && !u->session_slot) {
         uint64_t wait = o->has_retry_after ? o->retry_after_ms : rt_backoff_delay(&p->retry.backoff, d->backoff_streak, &c->w->rng);
-        rt_bans_add(&p->pauses, (uint32_t)idx, d->hash, now, wait);
+        if (current)
+            rt_bans_add(&p->pauses, (uint32_t)idx, d->hash, now, wait);
         if (rt_bans_distinct_recent(&p->pauses, d->hash, now, GW_PAUSE_WINDOW_MS) >= GW_PAUSE_DOMAIN_EXITS &&
             c->pool->pool.n >= GW_PAUSE_DOMAIN_EXITS)
             rt_domain_pace_note(d, code, wait, now);
@@ -348,7 +389,7 @@ gw_next gw_policy_after_attempt(gw_client *c, const gw_outcome *o, rt_code *code
         snprintf(msg, sizeof msg, "%s quarantined: %s (%s)", u->label, rt_code_name(code), rt_code_get(code)->fix);
         gw_log_event(c->w->srv, "upstream_quarantined", msg);
     }
-    if ((v.flags & RT_RETRY_F_BAN_EXIT) && c->domain_hash && !u->session_slot)
+    if ((v.flags & RT_RETRY_F_BAN_EXIT) && c->domain_hash && !u->session_slot && on_newest_pool(c))
         rt_bans_add(&p->bans, (uint32_t)idx, c->domain_hash, now, p->cfg->ban_ttl_ms);
     /* A rate limit may be per session rather than per IP (the guide's
      * 429 advice): a sticky session moves on as a block would. */

@@ -33,6 +33,8 @@ typedef struct gw_policy {
     rt_outlier outlier;    /* sized to the pool generation below */
     rt_code *quarantine_code; /* why each quarantined entry is out */
     uint64_t outlier_gen;
+    uint64_t *ident;       /* identities of that generation's entries */
+    size_t nident;
 } gw_policy;
 
 /* The outcome of one attempt, as the gateway saw it. */

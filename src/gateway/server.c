@@ -14,6 +14,7 @@
 #include "core/errors/sig.h"
 #include "core/http/basic.h"
 #include "core/policy/bans.h"
+#include "core/pool/remap.h"
 #include "admin/admin.h"
 #include "gateway/gw_int.h"
 #include "gateway/health.h"
@@ -79,10 +80,15 @@ static gw_pool *pool_wrap(rt_pool *p, rt_sigset *sigs, uint64_t gen)
         return NULL;
     g->sigs = sigs;
     g->in_flight = calloc(p->n ? p->n : 1, sizeof *g->in_flight);
-    if (!g->in_flight) {
+    g->ident = malloc((p->n ? p->n : 1) * sizeof *g->ident);
+    if (!g->in_flight || !g->ident) {
+        free((void *)g->in_flight);
+        free(g->ident);
         free(g);
         return NULL;
     }
+    for (size_t i = 0; i < p->n; i++)
+        g->ident[i] = rt_upstream_identity(&p->v[i]);
     g->pool = *p;
     g->generation = gen;
     atomic_init(&g->refs, 1);
@@ -104,6 +110,7 @@ void gw_pool_release(gw_pool *p)
         rt_pool_clear(&p->pool);
         rt_sigset_free(p->sigs);
         free((void *)p->in_flight);
+        free(p->ident);
         free(p);
     }
 }

@@ -78,6 +78,31 @@ def test_dead_and_bad_credential_entries_cost_nothing_and_stop_being_used(simlab
     assert quarantined == {"lab-p1", "lab-p2"}
 
 
+def test_reload_keeps_what_was_learned_about_entries_that_stay(simlab, rotor):
+    # One thread, so one set of learned state. The broken entries are
+    # quarantined, then the pool file is rewritten in another order with a
+    # new entry: the quarantines follow their entries to their new places.
+    st = simlab("proxies 5\nproxy 1 refused\nproxy 2 bad_auth\n")
+    lines = [l for l in open(st["pool_file"]).read().splitlines() if l and not l.startswith("#")]
+    g = rotor("\n".join(lines[:4]) + "\n", extra_args=["--threads", "1"])
+    with session(g) as s:
+        assert [s.get("http://ok.lab/", timeout=10).status_code for _ in range(20)] == [200] * 20
+    records(g, 20)
+    g.write_pool("\n".join([lines[3], lines[1], lines[4], lines[0], lines[2]]) + "\n")
+    g.sighup()
+    g.wait_records(lambda r: r.get("event") == "pool_reloaded", 1, timeout=10)
+    with session(g) as s:
+        assert [s.get("http://ok.lab/", timeout=10).status_code for _ in range(30)] == [200] * 30
+    recs = records(g, 50)[20:]
+    used = {}
+    for r in recs:
+        for a in r["attempts"]:
+            used[a["upstream"]] = used.get(a["upstream"], 0) + 1
+    # Not one more attempt on the broken ones; the new entry takes its share.
+    assert "lab-p1" not in used and "lab-p2" not in used, used
+    assert used.get("lab-p5", 0) >= 5, used
+
+
 def test_retry_after_is_honoured_before_the_retry(simlab, rotor):
     st = simlab("proxies 1\ntarget ratelimit.lab rate=1/2s\n")
     g = rotor(open(st["pool_file"]).read())

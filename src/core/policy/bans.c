@@ -1,6 +1,7 @@
 #include "core/policy/bans.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 uint64_t rt_domain_hash(const char *name, size_t n)
 {
@@ -100,12 +101,8 @@ static void note_recent(rt_bans *t, uint32_t exit, uint64_t domain, uint64_t now
     r->at[k] = now_ms;
 }
 
-void rt_bans_add(rt_bans *t, uint32_t exit, uint64_t domain_hash, uint64_t now_ms,
-                 uint64_t ttl_ms)
+static void place(rt_bans *t, uint32_t exit, uint64_t domain_hash, uint64_t until, uint64_t now_ms)
 {
-    uint64_t until = ttl_ms > UINT64_MAX - now_ms ? UINT64_MAX : now_ms + ttl_ms;
-    note_recent(t, exit, domain_hash, now_ms);
-
     rt_ban_slot *s = find(t, exit, domain_hash);
     if (s) {
         if (until > s->expires)
@@ -131,6 +128,53 @@ void rt_bans_add(rt_bans *t, uint32_t exit, uint64_t domain_hash, uint64_t now_m
     victim->exit = exit;
     victim->domain = domain_hash;
     victim->expires = until;
+}
+
+void rt_bans_add(rt_bans *t, uint32_t exit, uint64_t domain_hash, uint64_t now_ms,
+                 uint64_t ttl_ms)
+{
+    uint64_t until = ttl_ms > UINT64_MAX - now_ms ? UINT64_MAX : now_ms + ttl_ms;
+    note_recent(t, exit, domain_hash, now_ms);
+    place(t, exit, domain_hash, until, now_ms);
+}
+
+size_t rt_bans_remap(rt_bans *t, const uint32_t *map, size_t nmap, uint64_t now_ms)
+{
+    size_t live = 0;
+    for (size_t i = 0; i < t->cap; i++)
+        live += t->slot[i].used && t->slot[i].expires > now_ms;
+    rt_ban_slot *keep = live ? malloc(live * sizeof *keep) : NULL;
+    size_t n = 0;
+    if (keep)
+        for (size_t i = 0; i < t->cap; i++)
+            if (t->slot[i].used && t->slot[i].expires > now_ms)
+                keep[n++] = t->slot[i];
+    /* Out of memory: forgetting every ban is safe, keeping them under the
+     * wrong exits is not. */
+    memset(t->slot, 0, t->cap * sizeof *t->slot);
+    size_t kept = 0;
+    for (size_t i = 0; i < n; i++) {
+        uint32_t e = keep[i].exit;
+        if (e >= nmap || map[e] == RT_BANS_GONE)
+            continue;
+        place(t, map[e], keep[i].domain, keep[i].expires, now_ms);
+        kept++;
+    }
+    free(keep);
+    for (size_t d = 0; d < RT_BANS_RECENT_DOMAINS; d++) {
+        rt_ban_recent *r = &t->recent[d];
+        uint32_t w = 0;
+        for (uint32_t i = 0; i < r->n; i++) {
+            uint32_t e = r->exit[i];
+            if (e >= nmap || map[e] == RT_BANS_GONE)
+                continue;
+            r->exit[w] = map[e];
+            r->at[w] = r->at[i];
+            w++;
+        }
+        r->n = w;
+    }
+    return kept;
 }
 
 bool rt_bans_is_banned(const rt_bans *t, uint32_t exit, uint64_t domain_hash, uint64_t now_ms)

@@ -61,6 +61,11 @@ int rt_bans_init(rt_bans *t, size_t capacity);
 void rt_bans_free(rt_bans *t);
 /* Ban `exit` for the domain until now_ms + ttl_ms. Banning again extends
  * the ban (never shortens it) and refreshes the recent-ban record. */
+/* The exits were renumbered (a pool reload): map[old] is the new number,
+ * or RT_BANS_GONE to drop the exit's bans and its place in the recent
+ * records. Expired bans are dropped too. Returns the bans kept. */
+#define RT_BANS_GONE UINT32_MAX
+size_t rt_bans_remap(rt_bans *t, const uint32_t *map, size_t nmap, uint64_t now_ms);
 void rt_bans_add(rt_bans *t, uint32_t exit, uint64_t domain_hash, uint64_t now_ms,
                  uint64_t ttl_ms);
 bool rt_bans_is_banned(const rt_bans *t, uint32_t exit, uint64_t domain_hash, uint64_t now_ms);

@@ -166,3 +166,15 @@ bool rt_outlier_quarantined(const rt_outlier *o, size_t idx, uint64_t now_ms)
 {
     return idx < o->n && o->e[idx].quarantined_until > now_ms;
 }
+
+void rt_outlier_carry(rt_outlier *dst, const rt_outlier *src, const uint32_t *old_of_new)
+{
+    for (size_t j = 0; j < dst->n; j++) {
+        uint32_t i = old_of_new[j];
+        if (i != RT_OUTLIER_NEW && i < src->n)
+            dst->e[j] = src->e[i];
+    }
+    dst->ejections = src->ejections;
+    dst->ejections_refused = src->ejections_refused;
+    dst->quarantines = src->quarantines;
+}

@@ -84,6 +84,11 @@ void rt_outlier_quarantine(rt_outlier *o, size_t idx, uint64_t now_ms);
 /* End a quarantine and an ejection at once (configuration fixed, pool
  * reloaded, operator's request). */
 void rt_outlier_readmit(rt_outlier *o, size_t idx);
+/* After a pool reload: entry j of dst takes over the state of entry
+ * old_of_new[j] of src (ejection, quarantine, streak), or starts afresh for
+ * RT_OUTLIER_NEW; the counters since init carry over. */
+#define RT_OUTLIER_NEW UINT32_MAX
+void rt_outlier_carry(rt_outlier *dst, const rt_outlier *src, const uint32_t *old_of_new);
 /* Whether entry idx may carry a request now. False for out of range. */
 bool rt_outlier_usable(const rt_outlier *o, size_t idx, uint64_t now_ms);
 bool rt_outlier_quarantined(const rt_outlier *o, size_t idx, uint64_t now_ms);
