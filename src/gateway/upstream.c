@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/base/hash.h"
 #include "gateway/gw_int.h"
 #include "io/relay.h"
 
@@ -24,25 +25,15 @@ bool gw_hop_is_direct(const gw_client *c)
 
 /* ==== Idle connections ==== */
 
-static uint64_t fnv1a(uint64_t h, const void *p, size_t n)
-{
-    const unsigned char *b = p;
-    for (size_t i = 0; i < n; i++) {
-        h ^= b[i];
-        h *= 0x100000001b3ull;
-    }
-    return h;
-}
-
 /* Connections are interchangeable when they go to the same hop with the
  * same credentials; the key hashes exactly that. */
 static uint64_t hop_key(const gw_client *c, const char *host, unsigned port, const char *auth)
 {
-    uint64_t h = 0xcbf29ce484222325ull;
-    h = fnv1a(h, host, strlen(host));
-    h = fnv1a(h, &port, sizeof port);
+    uint64_t h = RT_FNV_OFFSET;
+    h = rt_fnv1a(h, host, strlen(host));
+    h = rt_fnv1a(h, &port, sizeof port);
     if (auth)
-        h = fnv1a(h, auth, strlen(auth));
+        h = rt_fnv1a(h, auth, strlen(auth));
     return h;
 }
 

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "core/base/fail.h"
+#include "core/base/hash.h"
 #include "core/base/slice.h"
 
 /* First array allocation; doubled as needed up to RT_POOL_ENTRIES_MAX. */
@@ -27,18 +28,8 @@ static void free_entries(rt_upstream *v, size_t n)
     free(v);
 }
 
-/* FNV-1a, 64 bits: a short, well-known hash that is good enough for a
- * table whose keys are not chosen by an attacker (the pool file's author
- * is the operator). */
-static uint64_t fnv1a(const char *p, size_t n)
-{
-    uint64_t h = 0xcbf29ce484222325ull;
-    for (size_t i = 0; i < n; i++) {
-        h ^= (unsigned char)p[i];
-        h *= 0x100000001b3ull;
-    }
-    return h;
-}
+/* The keys are labels from the pool file, whose author is the operator. */
+static uint64_t fnv1a(const char *p, size_t n) { return rt_fnv1a(RT_FNV_OFFSET, p, n); }
 
 /* Open-addressing set of the labels taken so far. Each slot also keeps the
  * next suffix to try for that label, so n copies of one label cost O(n)

@@ -1,33 +1,25 @@
 #include "core/pool/remap.h"
 
+#include "core/base/hash.h"
+
 #include <stdlib.h>
 #include <string.h>
-
-static uint64_t mix(uint64_t h, const void *p, size_t n)
-{
-    const unsigned char *b = p;
-    for (size_t i = 0; i < n; i++) {
-        h ^= b[i];
-        h *= 0x100000001b3ull;
-    }
-    return h;
-}
 
 /* Each field with its length first, so that ("ab","c") and ("a","bc")
  * differ. */
 static uint64_t mix_str(uint64_t h, const char *s)
 {
     uint32_t n = s ? (uint32_t)strlen(s) + 1 : 0; /* NULL and "" differ too */
-    h = mix(h, &n, sizeof n);
-    return s ? mix(h, s, n - 1) : h;
+    h = rt_fnv1a(h, &n, sizeof n);
+    return s ? rt_fnv1a(h, s, n - 1) : h;
 }
 
 uint64_t rt_upstream_identity(const rt_upstream *u)
 {
-    uint64_t h = 0xcbf29ce484222325ull;
+    uint64_t h = RT_FNV_OFFSET;
     uint32_t scheme = (uint32_t)u->scheme, port = u->port;
-    h = mix(h, &scheme, sizeof scheme);
-    h = mix(h, &port, sizeof port);
+    h = rt_fnv1a(h, &scheme, sizeof scheme);
+    h = rt_fnv1a(h, &port, sizeof port);
     h = mix_str(h, u->host);
     h = mix_str(h, u->user);
     h = mix_str(h, u->pass);

@@ -8,6 +8,8 @@
  * answers -1 after n checks instead of looping). */
 #include "core/pool/select.h"
 
+#include "core/base/hash.h"
+
 #include <string.h>
 
 /* Random probes before the linear scan. With a fraction u of entries
@@ -70,11 +72,7 @@ static long scan_from(size_t start, size_t n, rt_usable_fn usable, void *ctx)
  * on one session key staying on one exit. */
 static uint64_t sticky_hash(rt_slice key)
 {
-    uint64_t h = 0xcbf29ce484222325ull;
-    for (size_t i = 0; i < key.n; i++) {
-        h ^= (unsigned char)key.p[i];
-        h *= 0x100000001b3ull;
-    }
+    uint64_t h = rt_fnv1a(RT_FNV_OFFSET, key.p, key.n);
     h ^= h >> 30;
     h *= 0xbf58476d1ce4e5b9ull;
     h ^= h >> 27;
