@@ -108,13 +108,19 @@ typedef struct hammer {
     rt_polite *t;
     _Atomic int *inside;
     _Atomic int *worst;
-    unsigned done;
+    _Atomic unsigned done;
+    _Atomic unsigned *other_done;
 } hammer;
 
+/* Enters and leaves until it has done its share and the other thread has
+ * got in at least once (a thread may start late, under a sanitizer), with
+ * a bound so a broken table cannot hang the test. */
 static void *hammer_main(void *arg)
 {
     hammer *h = arg;
-    for (unsigned n = 0; n < 200000; n++) {
+    for (unsigned long n = 0; n < 50000000ul; n++) {
+        if (atomic_load(&h->done) >= 100000 && atomic_load(h->other_done) > 0)
+            break;
         uint32_t tk;
         if (rt_polite_enter(h->t, 99, 1, 0, 0, &tk) != 0)
             continue;
@@ -124,7 +130,7 @@ static void *hammer_main(void *arg)
         }
         atomic_fetch_sub(h->inside, 1);
         rt_polite_leave(h->t, tk);
-        h->done++;
+        atomic_fetch_add(&h->done, 1);
     }
     return NULL;
 }
@@ -135,14 +141,16 @@ static void test_cap_holds_across_threads(void **st)
     rt_polite t;
     assert_int_equal(rt_polite_init(&t), 0);
     _Atomic int inside = 0, worst = 0;
-    hammer h[2] = { { &t, &inside, &worst, 0 }, { &t, &inside, &worst, 0 } };
+    hammer h[2] = { { &t, &inside, &worst, 0, NULL }, { &t, &inside, &worst, 0, NULL } };
+    h[0].other_done = &h[1].done;
+    h[1].other_done = &h[0].done;
     pthread_t th[2];
     for (int i = 0; i < 2; i++)
         assert_int_equal(pthread_create(&th[i], NULL, hammer_main, &h[i]), 0);
     for (int i = 0; i < 2; i++)
         pthread_join(th[i], NULL);
     assert_int_equal(atomic_load(&worst), 1);
-    assert_true(h[0].done > 0 && h[1].done > 0);
+    assert_true(atomic_load(&h[0].done) > 0 && atomic_load(&h[1].done) > 0);
     assert_int_equal(rt_polite_in_flight(&t, 99), 0);
     rt_polite_free(&t);
 }
