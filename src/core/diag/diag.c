@@ -18,7 +18,7 @@ void rt_diag_show_entry(const rt_upstream *u, char *out, size_t cap)
     if (u->scheme == RT_UP_DIRECT || !u->host) {
         rt_wbuf_adds(&b, "direct");
     } else {
-        rt_wbuf_adds(&b, "http://");
+        rt_wbuf_adds(&b, u->scheme == RT_UP_HTTPS ? "https://" : "http://");
         if (u->user) {
             rt_wbuf_adds(&b, u->user);
             rt_wbuf_adds(&b, ":" RT_DIAG_MASK "@");
