@@ -79,6 +79,20 @@ static void test_credential_errors_are_recovered(void **st)
         assert_null(u.pass);
         rt_upstream_clear(&u);
     }
+    /* An https:// entry keeps its scheme, and its default port. */
+    const char *tls[] = { "https://u:p@ss@127.0.0.1:4443", "HTTPS://u:p@ss@tls.example #x" };
+    const unsigned tls_port[] = { 4443, 443 };
+    for (size_t i = 0; i < 2; i++) {
+        rt_upstream u;
+        char err[256];
+        assert_int_equal(rt_upstream_parse(tls[i], strlen(tls[i]), &u, err, sizeof err), -1);
+        assert_true(rt_diag_err_is_credentials(err));
+        assert_int_equal(rt_diag_recover_address(tls[i], strlen(tls[i]), &u), 0);
+        assert_int_equal(u.scheme, RT_UP_HTTPS);
+        assert_int_equal(u.port, tls_port[i]);
+        assert_null(u.pass);
+        rt_upstream_clear(&u);
+    }
     /* Not about credentials: a usage error, and nothing to recover. */
     assert_false(rt_diag_err_is_credentials("missing port (write host:port)"));
     assert_false(rt_diag_err_is_credentials("port out of range (1..65535)"));
