@@ -345,3 +345,29 @@ def test_diagnose_does_the_tls_handshake_at_step_1(tlslab):
     assert s1["status"] == "fail" and s1["code"] == "proxy_tls_failed", s1
     assert "certificate verify failed" in s1["summary"], s1
     assert any("--ca-file" in h for h in s1.get("hints", [])) or "--ca-file" in json.dumps(doc), doc
+
+
+def test_admin_api_marks_tls_entries(tlslab, rotor):
+    import urllib.request
+    st = tlslab("--proxies", "1", "--proxy-tls")
+    port = st["proxies"][0]["port"]
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    admin_port = s.getsockname()[1]
+    s.close()
+    pool = pool_of(st) + "http://%s:%s@127.0.0.1:%d #plain\n" % (USER, SECRET_PASS, port)
+    g = rotor(pool, extra_args=["--upstream-ca", st["ca_file"], "--admin", "127.0.0.1:%d" % admin_port])
+    body = ""
+    deadline = time.time() + 5
+    while time.time() < deadline:
+        try:
+            with urllib.request.urlopen("http://127.0.0.1:%d/api/v1/upstreams" % admin_port, timeout=5) as r:
+                body = r.read().decode()
+            break
+        except OSError:
+            time.sleep(0.1)
+    doc = json.loads(body)
+    tls = {u["label"]: u["tls"] for u in doc["upstreams"]}
+    assert tls == {"lab-p1": True, "plain": False}, doc
+    assert SECRET_PASS not in body
+    no_secret(g)
