@@ -371,3 +371,24 @@ def test_admin_api_marks_tls_entries(tlslab, rotor):
     assert tls == {"lab-p1": True, "plain": False}, doc
     assert SECRET_PASS not in body
     no_secret(g)
+
+
+def test_reload_can_bring_the_first_https_entry(tlslab, rotor):
+    """The TLS context is made when a pool first needs it, also on SIGHUP;
+    verification is on from that first use."""
+    plain = tlslab("--proxies", "1")
+    tls = tlslab("--proxies", "1", "--proxy-tls")
+    g = rotor(pool_of(plain), extra_args=["--max-attempts", "1"])
+    with session(g) as s:
+        assert s.get("http://ok.lab/ip", timeout=10).status_code == 200
+    g.write_pool(pool_of(tls))
+    g.sighup()
+    deadline = time.time() + 5
+    while time.time() < deadline and "pool_reloaded" not in g.stderr_text():
+        time.sleep(0.05)
+    assert "pool_reloaded" in g.stderr_text(), g.stderr_text()
+    with session(g) as s:
+        r = s.get("http://ok.lab/ip", timeout=10)
+    assert r.headers.get("X-Rotor-Error") == "proxy_tls_failed", r.text
+    assert "certificate verify failed" in r.text, r.text
+    no_secret(g, r.text)
