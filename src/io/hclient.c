@@ -839,6 +839,16 @@ SSL_CTX *io_tls_proxy_ctx(const char *extra_ca, bool verify, char *err, size_t e
         return NULL;
     }
     SSL_CTX_set_verify(ctx, verify ? SSL_VERIFY_PEER : SSL_VERIFY_NONE, NULL);
+    /* Offer HTTP/1.1 by ALPN (RFC 7301), as curl does to HTTPS proxies:
+     * some TLS front ends route on it, and offering nothing else keeps a
+     * proxy from choosing h2, which rotor does not speak to it. Note the
+     * inverted result: 0 is success. */
+    static const unsigned char alpn[] = "\x08http/1.1";
+    if (SSL_CTX_set_alpn_protos(ctx, alpn, sizeof alpn - 1) != 0) {
+        snprintf(err, errlen, "cannot set up ALPN for https:// proxies");
+        SSL_CTX_free(ctx);
+        return NULL;
+    }
     return ctx;
 }
 

@@ -392,3 +392,46 @@ def test_reload_can_bring_the_first_https_entry(tlslab, rotor):
     assert r.headers.get("X-Rotor-Error") == "proxy_tls_failed", r.text
     assert "certificate verify failed" in r.text, r.text
     no_secret(g, r.text)
+
+
+def test_real_tls_front_end_before_squid(rotor, sq1, nginx, certs, tmp_path):
+    """Another implementation on the other side: haproxy terminates TLS
+    (certificate from the session's test CA) in front of squid, the way
+    providers put TLS in front of their proxies."""
+    import subprocess
+    import sys
+    from urllib.parse import quote
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    import peers
+    from conftest import SQ1_USERS
+    combined = tmp_path / "proxy.pem"
+    combined.write_text(Path(certs.cert).read_text() + Path(certs.key).read_text())
+    port = peers.free_port()
+    cfg = tmp_path / "haproxy.cfg"
+    cfg.write_text("defaults\n  mode tcp\n  timeout connect 5s\n  timeout client 30s\n  timeout server 30s\n"
+                   "frontend tls\n  bind 127.0.0.1:%d ssl crt %s\n  default_backend squid\n"
+                   "backend squid\n  server s1 127.0.0.1:%d\n" % (port, combined, sq1.port))
+    log = open(tmp_path / "haproxy.log", "w")
+    hap = subprocess.Popen(["haproxy", "-db", "-f", str(cfg)], stdout=log, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.time() + 10
+        while time.time() < deadline and not peers.port_open(port):
+            assert hap.poll() is None, (tmp_path / "haproxy.log").read_text()
+            time.sleep(0.05)
+        pw = SQ1_USERS["alice"]
+        g = rotor("https://alice:%s@127.0.0.1:%d #hap\n" % (quote(pw, safe=""), port),
+                  extra_args=["--upstream-ca", certs.ca, "--threads", "1"])
+        with session(g) as s:
+            for _ in range(3):
+                r = s.get(nginx.url + "/1k", timeout=10)
+                assert r.status_code == 200 and r.content == b"x" * 1023 + b"\n"
+            r = s.get(nginx.https_url + "/", timeout=10, verify=str(certs.ca))
+            assert r.status_code == 200 and r.text == "hello from nginx\n"
+        recs = records(g, 4)
+        assert [r["code"] for r in recs] == ["ok"] * 4, recs
+        for t in (g.stderr_text(), g.log_text()):
+            assert pw not in t
+    finally:
+        hap.terminate()
+        hap.wait(10)
+        log.close()
