@@ -124,7 +124,8 @@ void dg_judge_connect(dg_entry *e, const io_hc_result *r)
     rt_classify_out c;
     classify(e->run, r, NULL, false, &c);
     snprintf(s->evidence, sizeof s->evidence, "%s", c.evidence);
-    dg_note(s, "%s", r->detail);
+    if (c.code != RT_E_proxy_tls_failed) /* its summary quotes the detail already */
+        dg_note(s, "%s", r->detail);
     switch (c.code) {
     case RT_E_proxy_dns_failed:
         dg_set(s, DG_FAIL, c.code, "the proxy's host '%s' does not resolve", e->up.host);
