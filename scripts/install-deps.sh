@@ -11,8 +11,8 @@ set -euo pipefail
 
 profile=${1:-check}
 build_pkgs=(build-essential cmake pkg-config libevent-dev libssl-dev libcmocka-dev)
-check_pkgs=(clang python3-pytest python3-requests curl openssl squid tinyproxy nginx-light valgrind chromium wrk)
-bench_pkgs=(haproxy socat)
+check_pkgs=(clang python3-pytest python3-requests curl openssl squid tinyproxy nginx-light valgrind chromium wrk haproxy)
+bench_pkgs=(socat)
 
 want=("${build_pkgs[@]}")
 case "$profile" in

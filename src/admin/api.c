@@ -266,9 +266,10 @@ int adm_api_upstreams(adm_server *a, const char *query, struct evbuffer *out)
             adm_json_str(out, hp);
         }
         const char *health = e->quarantined ? "quarantined" : e->ejected ? "ejected" : "healthy";
-        evbuffer_add_printf(out, ",\"direct\":%s,\"health\":\"%s\",\"in_flight\":%u,\"attempts\":%" PRIu64
+        evbuffer_add_printf(out, ",\"direct\":%s,\"tls\":%s,\"health\":\"%s\",\"in_flight\":%u,\"attempts\":%" PRIu64
                                  ",\"failures\":%" PRIu64 ",\"failure_rate\":",
-                            direct ? "true" : "false", health, e->in_flight, e->attempts, e->failures);
+                            direct ? "true" : "false", u->scheme == RT_UP_HTTPS ? "true" : "false", health,
+                            e->in_flight, e->attempts, e->failures);
         ratio(out, (double)e->failures, (double)e->attempts);
         evbuffer_add_printf(out, ",\"failures_by_code\":{");
         bool first = true;

@@ -115,6 +115,8 @@ typedef struct dg_run {
     struct event_base *base;
     struct evdns_base *dns;
     struct ssl_ctx_st *tls;       /* SSL_CTX for https:// URLs, or NULL */
+    struct ssl_ctx_st *proxy_tls; /* SSL_CTX for https:// proxies (system store plus
+                                   * --ca-file), or NULL when no entry is one */
     struct rt_sigset *sigs;
     bool progress;                /* a progress line on stderr */
     uint64_t t0_ms, elapsed_ms;

@@ -33,6 +33,9 @@ static void classify(dg_run *run, const io_hc_result *r, const char *url, bool c
         .timed_out = r->timed_out,
         .peer_closed = r->peer_closed,
         .bad_response = r->bad_response,
+        .tls_failed = r->tls_failed,
+        .tls_error = rt_slice_cstr(r->tls_failed ? r->detail : ""),
+        .hop = rt_slice_cstr(r->peer),
     };
     if (r->resp.status > 0) {
         in.status = r->resp.status;
@@ -43,9 +46,10 @@ static void classify(dg_run *run, const io_hc_result *r, const char *url, bool c
         in.body_total = r->resp.h.body == RT_BODY_LENGTH ? r->resp.h.content_length : 0;
     }
     rt_classify(&in, run->sigs, out);
-    if (r->resp.status <= 0 && r->phase == RT_PH_TLS) {
-        /* Through a CONNECT tunnel (or direct) the TLS session is with the
-         * target, never with the (plain http://) proxy. */
+    if (r->resp.status <= 0 && r->phase == RT_PH_TLS && !r->tls_to_proxy) {
+        /* Through a CONNECT tunnel (or direct) this TLS session is with the
+         * target; an https:// proxy's own handshake is judged as the
+         * proxy's (proxy_tls_failed) above. */
         rt_code c = r->tls_verify_failed ? RT_E_target_certificate_invalid : RT_E_target_tls_failed;
         const rt_code_info *ci = rt_code_get(c);
         out->code = c;
@@ -101,9 +105,18 @@ void dg_judge_connect(dg_entry *e, const io_hc_result *r)
         e->addrlen = r->peer_sslen;
         unsigned char a[16];
         bool named = inet_pton(AF_INET, e->up.host, a) != 1 && inet_pton(AF_INET6, e->up.host, a) != 1;
-        dg_set(s, DG_PASS, RT_E_ok, "%s:%u accepts TCP connections (%s%s%sconnect %lld ms)", e->up.host,
-            (unsigned)e->up.port, named ? "resolved to " : "", named ? r->peer : "", named ? ", " : "",
-            (long long)r->ms_connect);
+        if (e->up.scheme == RT_UP_HTTPS) {
+            /* An https:// proxy is reached once its TLS handshake, with
+             * the certificate verified for the entry's host, is done. */
+            dg_set(s, DG_PASS, RT_E_ok, "%s:%u accepts TLS connections (%s%s%sconnect %lld ms, TLS handshake %lld ms)",
+                   e->up.host, (unsigned)e->up.port, named ? "resolved to " : "", named ? r->peer : "",
+                   named ? ", " : "", (long long)r->ms_connect, (long long)r->ms_proxy_tls);
+            dg_note(s, "certificate verified for %s %s", named ? "host name" : "address", e->up.host);
+        } else {
+            dg_set(s, DG_PASS, RT_E_ok, "%s:%u accepts TCP connections (%s%s%sconnect %lld ms)", e->up.host,
+                   (unsigned)e->up.port, named ? "resolved to " : "", named ? r->peer : "", named ? ", " : "",
+                   (long long)r->ms_connect);
+        }
         if (named)
             dg_note(s, "DNS %lld ms%s", (long long)r->ms_dns, r->dns_local ? " (answered locally)" : "");
         return;
@@ -111,7 +124,8 @@ void dg_judge_connect(dg_entry *e, const io_hc_result *r)
     rt_classify_out c;
     classify(e->run, r, NULL, false, &c);
     snprintf(s->evidence, sizeof s->evidence, "%s", c.evidence);
-    dg_note(s, "%s", r->detail);
+    if (c.code != RT_E_proxy_tls_failed) /* its summary quotes the detail already */
+        dg_note(s, "%s", r->detail);
     switch (c.code) {
     case RT_E_proxy_dns_failed:
         dg_set(s, DG_FAIL, c.code, "the proxy's host '%s' does not resolve", e->up.host);
@@ -125,6 +139,19 @@ void dg_judge_connect(dg_entry *e, const io_hc_result *r)
         dg_hint(s, "Providers often use different ports per authentication method or proxy type: compare the port "
                 "with the provider's documentation (test: curl -v -x http://%s:%u http://example.com/)",
              e->up.host, (unsigned)e->up.port);
+        break;
+    case RT_E_proxy_tls_failed:
+        dg_set(s, DG_FAIL, c.code, "TLS handshake with %s failed: %s", r->peer[0] ? r->peer : e->up.host,
+               r->detail[0] ? r->detail : "no reason given");
+        if (r->ms_connect >= 0)
+            dg_note(s, "TCP connect %lld ms", (long long)r->ms_connect);
+        if (r->tls_verify_failed)
+            dg_hint(s, "The proxy's certificate did not verify: if the provider uses a private CA, pass it with "
+                    "--ca-file FILE here and --upstream-ca FILE to rotor serve; the certificate must name '%s'",
+                    e->up.host);
+        else
+            dg_hint(s, "Port %u may not speak TLS: if it is a plain HTTP proxy port, write the entry as "
+                    "http://%s:%u", (unsigned)e->up.port, e->up.host, (unsigned)e->up.port);
         break;
     case RT_E_proxy_connect_timeout:
         dg_set(s, DG_FAIL, c.code, "no answer to the TCP handshake with %s within %u ms", r->peer[0] ? r->peer : e->up.host,

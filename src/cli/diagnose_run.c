@@ -89,6 +89,8 @@ static void launch(dg_entry *e, const char *url, bool via_proxy, const char *aut
     if (via_proxy && !dg_is_direct(e)) {
         ho.proxy_host = e->up.host;
         ho.proxy_port = e->up.port;
+        if (e->up.scheme == RT_UP_HTTPS)
+            ho.proxy_ssl_ctx = run->proxy_tls;
         if (e->addrlen) {
             ho.addr = (struct sockaddr *)&e->addr;
             ho.addrlen = e->addrlen;
@@ -315,6 +317,15 @@ int dg_run_all(dg_run *run)
             return -1;
         }
     }
+    for (size_t i = 0; i < run->n && !run->proxy_tls; i++) {
+        if (run->entries[i].up.scheme != RT_UP_HTTPS)
+            continue;
+        run->proxy_tls = io_tls_proxy_ctx(run->o->ca_file, true, err, sizeof err);
+        if (!run->proxy_tls) {
+            snprintf(run->err, sizeof run->err, "--ca-file: %.200s", err);
+            return -1;
+        }
+    }
     run->sigs = rt_sigset_new();
     if (!run->sigs || rt_sigset_add_builtin(run->sigs, err, sizeof err) != 0 ||
         (run->o->signatures && io_sig_load_file(run->o->signatures, run->sigs, err, sizeof err) != 0)) {
@@ -343,6 +354,9 @@ void dg_run_clear(dg_run *run)
         rt_sigset_free(run->sigs);
     if (run->tls)
         SSL_CTX_free(run->tls);
+    if (run->proxy_tls)
+        SSL_CTX_free(run->proxy_tls);
+    run->proxy_tls = NULL;
     if (run->dns)
         evdns_base_free(run->dns, 0);
     if (run->base)

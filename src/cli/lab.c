@@ -15,7 +15,7 @@ static void usage(FILE *f)
     fprintf(f,
             "usage: rotor lab [--scenario NAME|FILE] [--proxies N] [--targets M] [--seed S]\n"
             "                 [--port-base P] [--pool-out FILE] [--state-out FILE]\n"
-            "                 [--user U --pass P | --no-auth] [--duration SEC] [--quiet]\n"
+            "                 [--user U --pass P | --no-auth] [--proxy-tls] [--duration SEC] [--quiet]\n"
             "       rotor lab --list\n"
             "       rotor lab --drive URL|FILE --proxy URL [--requests N] [--concurrency C]\n"
             "                 [--timeout-ms MS] [--summary-json FILE] [--title TEXT] [--progress|--no-progress]\n"
@@ -24,7 +24,8 @@ static void usage(FILE *f)
             "way real ones do (docs/lab.md). --port-base 0 (the default) picks free ports;\n"
             "the pool file lists the proxies, the CA file (lab-ca.pem next to it) lets\n"
             "clients verify the HTTPS target, the state file (JSON) appears once all\n"
-            "listeners are up and is removed on exit.\n"
+            "listeners are up and is removed on exit. --proxy-tls makes every proxy an\n"
+            "HTTPS proxy (TLS with a lab-CA certificate; https:// in the pool file).\n"
             "\n"
             "--drive sends requests through a proxy and shows success rate, retries and\n"
             "failures by X-Rotor-Error / X-Rotor-Origin.\n");
@@ -56,7 +57,7 @@ int cli_lab(int argc, char **argv)
     enum {
         O_PROXIES = 1000, O_TARGETS, O_SCENARIO, O_SEED, O_PORT_BASE, O_POOL_OUT, O_STATE_OUT,
         O_USER, O_PASS, O_NO_AUTH, O_LIST, O_DURATION, O_QUIET, O_DRIVE, O_PROXY, O_REQUESTS,
-        O_CONCURRENCY, O_TIMEOUT, O_SUMMARY, O_TITLE, O_PROGRESS, O_NO_PROGRESS, O_HELP,
+        O_CONCURRENCY, O_TIMEOUT, O_SUMMARY, O_TITLE, O_PROGRESS, O_NO_PROGRESS, O_HELP, O_PROXY_TLS,
     };
     static const struct option longopts[] = {
         { "proxies", required_argument, NULL, O_PROXIES },
@@ -69,6 +70,7 @@ int cli_lab(int argc, char **argv)
         { "user", required_argument, NULL, O_USER },
         { "pass", required_argument, NULL, O_PASS },
         { "no-auth", no_argument, NULL, O_NO_AUTH },
+        { "proxy-tls", no_argument, NULL, O_PROXY_TLS },
         { "list", no_argument, NULL, O_LIST },
         { "duration", required_argument, NULL, O_DURATION },
         { "quiet", no_argument, NULL, O_QUIET },
@@ -125,6 +127,7 @@ int cli_lab(int argc, char **argv)
         case O_USER: o.user = optarg; break;
         case O_PASS: o.pass = optarg; break;
         case O_NO_AUTH: o.no_auth = true; break;
+        case O_PROXY_TLS: o.proxy_tls = true; break;
         case O_LIST: list = true; break;
         case O_DURATION:
             if (num("--duration", optarg, 86400 * 365, &v))

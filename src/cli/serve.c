@@ -34,6 +34,7 @@ static const char help[] =
 "  --pool FILE             upstream proxies, one a line (default: one `direct` entry):\n"
 "                            http://user:pass@host:port   user:pass@host:port\n"
 "                            host:port:user:pass          host:port        direct\n"
+"                            https://user:pass@host[:port] (TLS to the proxy, port 443)\n"
 "                          each optionally followed by ' #label'. Percent-encode\n"
 "                          @ : # in URL credentials (%40 %3A %23). SIGHUP reloads it;\n"
 "                          a bad file is reported and the old pool kept.\n"
@@ -55,6 +56,10 @@ static const char help[] =
 "  --health-interval MS    time between health-check rounds (30000).\n"
 "  --signatures FILE       extra response signatures (docs/errors.md), tried before the\n"
 "                          built-in ones; reloaded with the pool on SIGHUP.\n"
+"  --upstream-ca FILE      also trust the CA certificates in FILE (PEM) for https://\n"
+"                          proxies, besides the system store.\n"
+"  --upstream-insecure     do not verify https:// proxies' certificates (tests only:\n"
+"                          anyone on the path could read the proxy credentials).\n"
 "  --dns-server ADDR[:PORT] resolve host names with this server instead of those in\n"
 "                          /etc/resolv.conf (/etc/hosts still applies).\n"
 "  --rotation MODE         round-robin (default), random, least-inflight.\n"
@@ -63,7 +68,8 @@ static const char help[] =
 "\n"
 "Attempts and time limits (milliseconds)\n"
 "  --max-attempts N        attempts per request, the first included (default 4).\n"
-"  --connect-timeout MS    TCP connect and DNS to the next hop (10000).\n"
+"  --connect-timeout MS    DNS, TCP connect and (https:// proxies) TLS handshake to\n"
+"                          the next hop (10000).\n"
 "  --read-timeout MS       waiting for a response head, and any silence in a body (30000).\n"
 "  --request-timeout MS    the whole request, all attempts together (120000).\n"
 "  --header-timeout MS     a client must send its request head within this (15000).\n"
@@ -130,7 +136,8 @@ enum {
     O_MAX_HEADER, O_MAX_LINE, O_MAX_CLIENTS, O_CONNECT_PORTS, O_QUIET, O_HELP, O_SIGNATURES, O_HOLD_BYTES, O_RETRIES, O_RETRY_NON_IDEMPOTENT, O_BACKOFF_BASE,
     O_BACKOFF_CAP, O_BUDGET_RATIO, O_BUDGET_MIN, O_BREAKER_THRESHOLD, O_BREAKER_WINDOW, O_BREAKER_MIN,
     O_BREAKER_COOLDOWN, O_EJECT_AFTER, O_EJECT_TIME, O_MAX_EJECTED, O_QUARANTINE_TIME, O_BAN_TTL, O_CONFIG, O_FALLBACK_POOL, O_FALLBACK_COOLDOWN, O_MAX_INFLIGHT, O_DOMAIN_CONCURRENCY, O_DOMAIN_RATE, O_ADMIN, O_ADMIN_AUTH,
-    O_DRAIN_TIMEOUT, O_ALLOW_CLIENTS, O_DNS_SERVER, O_HEALTH_CHECK, O_HEALTH_INTERVAL,
+    O_DRAIN_TIMEOUT, O_ALLOW_CLIENTS, O_DNS_SERVER, O_HEALTH_CHECK, O_HEALTH_INTERVAL, O_UPSTREAM_CA,
+    O_UPSTREAM_INSECURE,
 };
 
 static const struct option opts[] = {
@@ -156,6 +163,8 @@ static const struct option opts[] = {
     { "connect-ports", required_argument, 0, O_CONNECT_PORTS },
     { "allow-clients", required_argument, 0, O_ALLOW_CLIENTS },
     { "dns-server", required_argument, 0, O_DNS_SERVER },
+    { "upstream-ca", required_argument, 0, O_UPSTREAM_CA },
+    { "upstream-insecure", no_argument, 0, O_UPSTREAM_INSECURE },
     { "quiet", no_argument, 0, O_QUIET },
     { "signatures", required_argument, 0, O_SIGNATURES },
     { "hold-bytes", required_argument, 0, O_HOLD_BYTES },
@@ -248,6 +257,8 @@ static int apply(gw_config *c, int o, const char *arg, const char **config_path)
     case O_DRAIN_TIMEOUT: c->drain_timeout_ms = (unsigned)num("drain-timeout", arg, 0, MS_MAX); break;
     case O_ALLOW_CLIENTS: c->allow_clients = arg; break;
     case O_DNS_SERVER: c->dns_server = arg; break;
+    case O_UPSTREAM_CA: c->upstream_ca = arg; break;
+    case O_UPSTREAM_INSECURE: c->upstream_insecure = true; break;
     case O_HEALTH_CHECK: c->health_url = arg; break;
     case O_HEALTH_INTERVAL: c->health_interval_ms = (unsigned)num("health-interval", arg, 100, MS_MAX); break;
     case O_ADMIN: c->admin = arg; break;

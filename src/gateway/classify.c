@@ -19,7 +19,15 @@ rt_code gw_classify(gw_client *c, const gw_seen *s, char *ev, size_t evlen)
         .timed_out = s->timed_out,
         .peer_closed = s->peer_closed,
         .bad_response = s->bad_response,
+        .tls_failed = s->tls_failed,
+        .tls_error = s->tls_error,
     };
+    char hop[RT_UP_HOST_MAX + 16];
+    const rt_upstream *u = gw_up_entry(c);
+    if (s->phase == RT_PH_TLS && u && u->host) {
+        snprintf(hop, sizeof hop, strchr(u->host, ':') ? "[%s]:%u" : "%s:%u", u->host, (unsigned)u->port);
+        in.hop = rt_slice_cstr(hop);
+    }
     if (s->resp) {
         in.status = s->resp->status;
         in.reason = s->resp->reason;
@@ -45,7 +53,9 @@ rt_phase gw_phase_now(const gw_client *c, bool dns)
     if (dns)
         return RT_PH_DNS;
     switch (c->ustate) {
-    case US_DIALING: return RT_PH_CONNECT;
+    case US_DIALING:
+        /* Over TLS a connected socket means the handshake is what runs. */
+        return c->up && c->up->tls && gw_uptls_tcp_up(c->up->bev) ? RT_PH_TLS : RT_PH_CONNECT;
     case US_CONNECT_SENT: return RT_PH_PROXY_CONNECT;
     case US_HEAD_WAIT: return RT_PH_REQUEST_SENT;
     case US_BODY: return c->state == CS_TUNNEL ? RT_PH_TUNNEL : RT_PH_BODY;

@@ -7,6 +7,8 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include <event2/bufferevent_ssl.h>
+
 #include "core/errors/reply.h"
 #include "core/http/basic.h"
 #include "gateway/gw_int.h"
@@ -21,7 +23,9 @@ static void client_timer_cb(evutil_socket_t fd, short what, void *arg);
 void gw_send(struct bufferevent *bev, const void *p, size_t n)
 {
     struct evbuffer *out = bufferevent_get_output(bev);
-    if (!evbuffer_get_length(out)) {
+    /* A TLS bufferevent's socket carries records: bytes sent to it
+     * directly would skip the encryption, so those always queue. */
+    if (!evbuffer_get_length(out) && !bufferevent_openssl_get_ssl(bev)) {
         ssize_t w = send(bufferevent_getfd(bev), p, n, MSG_DONTWAIT | MSG_NOSIGNAL);
         if (w > 0) {
             p = (const char *)p + w;
@@ -154,7 +158,7 @@ void gw_client_free_all(gw_worker *w)
 
 /* ==== Replies and the end of a request ==== */
 
-void gw_client_hint(gw_client *c, rt_code code)
+void gw_client_hint(gw_client *c, rt_code code, const char *evidence)
 {
     const gw_config *cfg = &c->w->srv->cfg;
     long idx = c->natt ? c->att[c->natt - 1].idx : -1;
@@ -165,6 +169,7 @@ void gw_client_hint(gw_client *c, rt_code code)
         .read_timeout_ms = cfg->read_timeout_ms,
         .request_timeout_ms = cfg->request_timeout_ms,
         .elapsed_ms = (uint32_t)(gw_now() - c->t_start_ms),
+        .evidence = rt_slice_cstr(evidence),
     };
     rt_hint(&in, c->hint, sizeof c->hint);
 }
@@ -175,7 +180,7 @@ int gw_client_fail(gw_client *c, rt_code code, const char *evidence, const char 
     if (hint)
         rt_strlcpy(c->hint, sizeof c->hint, hint);
     else
-        gw_client_hint(c, code);
+        gw_client_hint(c, code, evidence);
     char where[160] = "";
     long idx = c->natt ? c->att[c->natt - 1].idx : -1;
     if (idx >= 0 && c->pool && ci->origin != RT_ORIGIN_CLIENT && ci->origin != RT_ORIGIN_GATEWAY) {

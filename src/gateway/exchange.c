@@ -193,9 +193,10 @@ static void move_to_client(gw_client *c, struct evbuffer *in, struct evbuffer *o
  * remaining bytes, then the connections go back to their bufferevents for
  * keep-alive. The switch waits until both bufferevents hold nothing. */
 
+/* Never from a TLS hop: splice(2) would move its ciphertext. */
 static bool splice_candidate(const gw_client *c)
 {
-    return c->resp_body == RT_BODY_LENGTH && c->resp_left >= GW_SPLICE_MIN && !c->relay;
+    return c->resp_body == RT_BODY_LENGTH && c->resp_left >= GW_SPLICE_MIN && !c->relay && !c->up->tls;
 }
 
 static void body_spliced(void *arg, int err, bool src_side)
@@ -434,7 +435,7 @@ static int commit_head(gw_client *c, ssize_t head_len, rt_code code)
         c->keep_alive = false;
     bool flagged = code != RT_E_ok && ci->origin == RT_ORIGIN_TARGET;
     if (flagged)
-        gw_client_hint(c, code);
+        gw_client_hint(c, code, NULL);
     rt_fwd_resp_opts o = {
         .close = !c->keep_alive || !c->req_done,
         .attempts = c->natt,

@@ -55,6 +55,8 @@ typedef struct gw_config {
     const char *allow_clients;   /* NULL: any client; else "127.0.0.1/32,10.0.0.0/8,::1" */
     const char *dns_server;      /* "ADDR[:PORT]" instead of /etc/resolv.conf, or NULL */
     const char *signatures_path; /* extra signatures tried before the built-in ones, or NULL */
+    const char *upstream_ca;     /* PEM CAs trusted for https:// upstreams besides the system store, or NULL */
+    bool upstream_insecure;      /* do not verify https:// upstreams' certificates (warned at start) */
     const char *health_url;      /* active health checks through every entry, or NULL */
     unsigned health_interval_ms;
     gw_policy_cfg policy;

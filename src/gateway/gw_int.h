@@ -61,10 +61,13 @@ typedef struct gw_client gw_client;
 typedef struct gw_upconn {
     gw_worker *w;
     struct bufferevent *bev;
-    uint64_t key;             /* idle-pool key: which hop and credentials */
+    uint64_t key;             /* idle-pool key: which hop, scheme and credentials */
     uint64_t idle_since_ms;
     struct gw_upconn *next;   /* idle list link */
     bool reused;              /* came from the idle pool */
+    bool tls;                 /* an https:// hop: bev is a TLS bufferevent, so its
+                               * socket must never be written, read or spliced
+                               * directly (that would bypass the encryption) */
 } gw_upconn;
 
 struct gw_worker {
@@ -109,6 +112,9 @@ struct gw_server {
     struct adm_server *admin; /* admin thread (src/admin), or NULL */
     struct gw_health *health; /* active health checker (health.c), or NULL */
     gw_access *access;        /* --allow-clients networks, or NULL: any client */
+    struct ssl_ctx_st *up_tls; /* client TLS context for https:// upstreams, or NULL
+                               * until a pool needs one (uptls.c); set before the
+                               * pool that needs it is published, never changed after */
 };
 
 typedef struct gw_attempt {
@@ -254,6 +260,8 @@ typedef struct gw_seen {
     rt_phase phase;
     int err;                   /* errno of the failure, 0 if none */
     bool timed_out, peer_closed, bad_response;
+    bool tls_failed;           /* the TLS library failed the handshake (RT_PH_TLS) */
+    rt_slice tls_error;        /* its reason, e.g. "certificate verify failed (...)" */
     const rt_http_resp *resp;  /* response head, or NULL */
     rt_slice body;             /* body prefix (borrowed) */
 } gw_seen;
@@ -291,11 +299,33 @@ unsigned long gw_access_refused(const gw_access *a);
  * (requests through it would loop back into rotor). */
 int gw_pool_check_loop(const gw_server *s, const rt_pool *p, char *err, size_t errlen);
 
+/* uptls.c: TLS to https:// upstream proxies */
+#define GW_TLS_WHY_MAX 128      /* OpenSSL's reason for a failed handshake */
+/* Create the client TLS context when `p` has an https:// entry or the
+ * flags name one (--upstream-ca, --upstream-insecure: so a bad CA file is
+ * reported at start). Called wherever a pool is loaded (start-up, then
+ * worker 0 on reload: never two at once), before the pool is published.
+ * Returns 0, or -1 with why in err. */
+int gw_uptls_prepare(gw_server *s, const rt_pool *p, char *err, size_t errlen);
+void gw_uptls_free(gw_server *s);
+/* A TLS bufferevent (no socket yet) that will verify the proxy `host`
+ * (name or IP literal; SNI for names only, RFC 6066 section 3); connect
+ * it with bufferevent_socket_connect(_hostname). NULL when out of memory
+ * or no context exists. */
+struct bufferevent *gw_uptls_bev(gw_worker *w, const char *host);
+/* After a failed handshake on bev: OpenSSL's reason into why (the
+ * verification result in parentheses when the certificate failed), and
+ * true when the TLS library itself failed the handshake rather than the
+ * socket under it. Empties the bufferevent's error queue. */
+bool gw_uptls_error(struct bufferevent *bev, char *why, size_t cap);
+/* Did the TCP handshake under bev complete (it has a peer)? */
+bool gw_uptls_tcp_up(struct bufferevent *bev);
+
 /* record.c */
 void gw_record_log(gw_client *c);
 
 /* client.c: fill c->hint for `code` from the request and the last attempt's entry. */
-void gw_client_hint(gw_client *c, rt_code code);
+void gw_client_hint(gw_client *c, rt_code code, const char *evidence);
 /* Start the first attempt once the domain's politeness limits allow. */
 int gw_client_start_when_polite(gw_client *c);
 

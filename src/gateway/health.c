@@ -59,15 +59,24 @@ static void command(gw_health *h, gw_cmd_kind kind, const char *label, const cha
 static void judge(gw_health *h, size_t idx, const io_hc_result *r)
 {
     const rt_upstream *u = &h->pool->pool.v[idx];
+    /* A TLS failure with the health URL's target (inside the tunnel) is
+     * the target's; only the https:// proxy's own handshake is the entry's. */
+    bool target_tls = r->phase == RT_PH_TLS && !r->tls_to_proxy;
+    char hop[RT_UP_HOST_MAX + 16] = "";
+    if (u->host)
+        snprintf(hop, sizeof hop, strchr(u->host, ':') ? "[%s]:%u" : "%s:%u", u->host, (unsigned)u->port);
     rt_classify_in in = {
         .phase = r->phase,
-        .via_proxy = u->scheme != RT_UP_DIRECT,
+        .via_proxy = u->scheme != RT_UP_DIRECT && !target_tls,
         .sent_credentials = u->user != NULL,
         .method = RT_M_GET,
         .sys_errno = r->sys_errno,
         .timed_out = r->timed_out,
         .peer_closed = r->peer_closed,
         .bad_response = r->bad_response,
+        .tls_failed = r->tls_failed,
+        .tls_error = rt_slice_cstr(r->tls_failed ? r->detail : ""),
+        .hop = rt_slice_cstr(hop),
     };
     if (r->resp.status) {
         in.status = r->resp.status;
@@ -127,6 +136,10 @@ static void start_one(gw_health *h, size_t idx)
     if (u->scheme != RT_UP_DIRECT) {
         o.proxy_host = u->host;
         o.proxy_port = u->port;
+        /* The gateway's context: the same trust (and --upstream-insecure)
+         * for checks as for traffic. It exists once such a pool loaded. */
+        if (u->scheme == RT_UP_HTTPS && !(o.proxy_ssl_ctx = h->s->up_tls))
+            return;
         if (rt_upstream_auth(u, "health", auth, sizeof auth) > 0)
             o.proxy_auth = auth;
         if (io_addr_numeric(u->host, u->port, &a) == 0) {

@@ -195,7 +195,10 @@ static gw_pool *load_all(gw_server *s, char *err, size_t errlen)
     size_t starts[GW_MAX_FALLBACKS + 2];
     if (load_pool(&s->cfg, &p, err, errlen) != 0)
         return NULL;
-    if (load_fallbacks(&s->cfg, &p, starts, err, errlen) != 0 || gw_pool_check_loop(s, &p, err, errlen) != 0) {
+    /* The TLS context exists before a pool with https:// entries is
+     * published, so no worker ever dials one without it. */
+    if (load_fallbacks(&s->cfg, &p, starts, err, errlen) != 0 || gw_pool_check_loop(s, &p, err, errlen) != 0 ||
+        gw_uptls_prepare(s, &p, err, errlen) != 0) {
         rt_pool_clear(&p);
         return NULL;
     }
@@ -558,6 +561,9 @@ int gw_run(const gw_config *cfg)
             worker_free(&s->workers[i]);
         return 1;
     }
+    if (cfg->upstream_insecure)
+        fprintf(stderr, "rotor: warning: --upstream-insecure: the certificates of https:// upstream proxies are not "
+                        "verified, so anyone on the path can pose as a proxy and read its credentials and traffic\n");
     fprintf(stderr, "rotor: listening on %s (pool %s: %zu upstreams, rotation %s, %u thread%s)\n", s->listen_str,
             cfg->pool_path ? cfg->pool_path : "built-in direct", s->pool->pool.n, rt_pick_mode_name(cfg->rotation),
             s->nworkers, s->nworkers == 1 ? "" : "s");
@@ -574,6 +580,7 @@ int gw_run(const gw_config *cfg)
     free(s->workers);
     rt_polite_free(&s->polite); /* after the clients that held slots */
     gw_pool_release(s->pool);
+    gw_uptls_free(s);
     io_logq_close(s->log);
     if (s->access)
         fprintf(stderr, "rotor: %lu connections refused by --allow-clients\n", gw_access_refused(s->access));

@@ -45,6 +45,10 @@ static void relay_done(void *arg, int err, bool client_side)
  * sockets and close them when the client is freed). */
 static bool start_relay(gw_client *c, bool established_line)
 {
+    /* Through an https:// proxy the tunnel's bytes are TLS records on the
+     * upstream socket: only its bufferevent can relay them. */
+    if (c->up->tls)
+        return false;
     /* libevent keeps the front of a bufferevent's output for itself: only
      * switch when both outputs are empty (the usual case: the CONNECT went
      * out before its answer came back). */
@@ -80,7 +84,7 @@ static bool start_relay(gw_client *c, bool established_line)
 }
 
 /* The connection is a tunnel from now on: splice it, or relay with the
- * bufferevents when the relay cannot start. established_line: the client
+ * bufferevents when the relay cannot start (or must not: a TLS hop). established_line: the client
  * still needs the "200 Connection established" (CONNECT), not after a 101. */
 static int become_tunnel(gw_client *c, bool established_line)
 {

@@ -25,11 +25,15 @@ bool gw_hop_is_direct(const gw_client *c)
 
 /* ==== Idle connections ==== */
 
-/* Connections are interchangeable when they go to the same hop with the
- * same credentials; the key hashes exactly that. */
-static uint64_t hop_key(const gw_client *c, const char *host, unsigned port, const char *auth)
+/* Connections are interchangeable when they go to the same hop, over the
+ * same scheme, with the same credentials; the key hashes exactly that. The
+ * scheme keeps an http:// and an https:// entry on one host:port apart:
+ * a plain connection must never carry a request meant for TLS. */
+static uint64_t hop_key(const gw_client *c, rt_up_scheme scheme, const char *host, unsigned port, const char *auth)
 {
     uint64_t h = RT_FNV_OFFSET;
+    unsigned sch = (unsigned)scheme;
+    h = rt_fnv1a(h, &sch, sizeof sch);
     h = rt_fnv1a(h, host, strlen(host));
     h = rt_fnv1a(h, &port, sizeof port);
     if (auth)
@@ -289,6 +293,27 @@ static void dial_failed(gw_client *c, short what)
     int dns_err = bufferevent_socket_get_dns_error(c->up->bev);
     gw_seen seen = { .phase = gw_phase_now(c, dns_err != 0), .err = e,
                      .timed_out = (what & BEV_EVENT_TIMEOUT) != 0 };
+    char why[GW_TLS_WHY_MAX];
+    if (c->up->tls && !dns_err) {
+        /* A TLS bufferevent reports the TCP connect and the handshake as
+         * one step. OpenSSL's own failure, a socket that has a peer, or a
+         * reset (only an open connection is reset) mean the handshake
+         * failed. Anything else is the TCP connect's errno, even when it
+         * comes as an EOF (a failed connect surfaces as a dirty TLS
+         * shutdown, which the bufferevent reports as EOF). */
+        bool lib = gw_uptls_error(c->up->bev, why, sizeof why);
+        bool reset = e == ECONNRESET || e == EPIPE;
+        if (lib || reset || gw_uptls_tcp_up(c->up->bev)) {
+            seen.phase = RT_PH_TLS;
+            seen.tls_failed = lib;
+            seen.tls_error = rt_slice_cstr(why);
+            seen.peer_closed = !lib && !reset && (what & BEV_EVENT_EOF) != 0;
+            if (lib || seen.peer_closed)
+                seen.err = 0;
+        } else {
+            seen.phase = RT_PH_CONNECT;
+        }
+    }
     char cev[GW_EVIDENCE], ev[GW_EVIDENCE];
     rt_code code = gw_classify(c, &seen, cev, sizeof cev);
     if (dns_err)
@@ -456,7 +481,7 @@ int gw_attempt_start(gw_client *c)
     } else if (u->auth_basic) {
         rt_strlcpy(c->auth, sizeof c->auth, u->auth_basic);
     }
-    uint64_t key = hop_key(c, host, port, c->auth);
+    uint64_t key = hop_key(c, u->scheme, host, port, c->auth);
     bool tunnel_direct = c->req.meth == RT_M_CONNECT && u->scheme == RT_UP_DIRECT;
     gw_upconn *up = tunnel_direct ? NULL : idle_take(w, key);
     if (up) {
@@ -467,7 +492,13 @@ int gw_attempt_start(gw_client *c)
         return GW_OK;
     }
     up = calloc(1, sizeof *up);
-    struct bufferevent *bev = up ? bufferevent_socket_new(w->base, -1, BEV_OPT_CLOSE_ON_FREE) : NULL;
+    /* An https:// proxy: the same dial, on a TLS bufferevent that reports
+     * CONNECTED only once the handshake and verification are done, so
+     * nothing (credentials least of all) is sent before. */
+    bool tls = u->scheme == RT_UP_HTTPS;
+    struct bufferevent *bev = !up ? NULL
+                            : tls ? gw_uptls_bev(w, host)
+                                  : bufferevent_socket_new(w->base, -1, BEV_OPT_CLOSE_ON_FREE);
     if (!bev) {
         free(up);
         return gw_client_fail(c, RT_E_gateway_internal_error, "out of memory for an upstream connection", NULL, 0);
@@ -475,6 +506,7 @@ int gw_attempt_start(gw_client *c)
     up->w = w;
     up->bev = bev;
     up->key = key;
+    up->tls = tls;
     c->up = up;
     c->ustate = US_DIALING;
     bufferevent_setcb(bev, up_read_cb, up_write_cb, up_event_cb, c);

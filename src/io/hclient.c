@@ -30,6 +30,7 @@ typedef enum hc_state {
     HC_START = 0,
     HC_DNS,
     HC_CONNECTING,
+    HC_PROXY_TLS,     /* TLS handshake with an https:// proxy */
     HC_PROXY_CONNECT, /* CONNECT sent, waiting for the proxy's reply */
     HC_TLS,
     HC_HEAD,          /* request sent, waiting for the response head */
@@ -54,6 +55,7 @@ struct io_hc {
     char *extra;
     char *ua;
     SSL_CTX *ssl_ctx;
+    SSL_CTX *proxy_ssl_ctx;   /* non-NULL: TLS to the proxy first */
     uint32_t connect_ms, read_ms;
     bool connect_only, https;
     bool have_addr;
@@ -64,6 +66,7 @@ struct io_hc {
     struct evdns_getaddrinfo_request *dnsreq;
     struct bufferevent *bev;  /* the socket, or the TLS filter over it */
     SSL *ssl;                 /* owned by the filter once it exists */
+    SSL *pssl;                /* the https:// proxy's session, likewise */
     bool in_connect;
     short connect_events;
     uint64_t t0, t_phase, t_sent;
@@ -115,7 +118,7 @@ static void hc_fail(io_hc *h, rt_phase ph, int e, bool timed_out, const char *de
     if (!h->r.detail[0]) {
         if (timed_out)
             snprintf(h->r.detail, sizeof h->r.detail, "timed out after %u ms",
-                     ph == RT_PH_CONNECT || ph == RT_PH_DNS ? h->connect_ms : h->read_ms);
+                     ph == RT_PH_CONNECT || ph == RT_PH_DNS || h->st == HC_PROXY_TLS ? h->connect_ms : h->read_ms);
         else if (e)
             snprintf(h->r.detail, sizeof h->r.detail, "%s (%s)", strerror(e),
                      strerrorname_np(e) ? strerrorname_np(e) : "?");
@@ -130,6 +133,7 @@ static rt_phase phase_of(const io_hc *h)
     switch (h->st) {
     case HC_START: case HC_DNS: return RT_PH_DNS;
     case HC_CONNECTING: return RT_PH_CONNECT;
+    case HC_PROXY_TLS: return RT_PH_TLS;
     case HC_PROXY_CONNECT: return RT_PH_PROXY_CONNECT;
     case HC_TLS: return RT_PH_TLS;
     case HC_HEAD: return RT_PH_REQUEST_SENT;
@@ -385,6 +389,8 @@ static void tls_detail(io_hc *h)
     }
 }
 
+static void start_proxy_tls(io_hc *h);
+
 static void event_cb(struct bufferevent *bev, short what, void *arg)
 {
     io_hc *h = arg;
@@ -402,7 +408,16 @@ static void event_cb(struct bufferevent *bev, short what, void *arg)
                 hc_fail(h, RT_PH_TLS, 0, false, "request too large");
             return;
         }
-        h->r.ms_connect = since(h->t_phase);
+        if (h->st == HC_PROXY_TLS) {
+            h->r.ms_proxy_tls = since(h->t_phase);
+        } else {
+            h->r.ms_connect = since(h->t_phase);
+            if (h->proxy_ssl_ctx && h->r.via_proxy) {
+                /* An https:// proxy: its TLS comes before any HTTP. */
+                start_proxy_tls(h);
+                return;
+            }
+        }
         h->t_phase = io_now_ms();
         if (h->connect_only) {
             h->r.ok = true;
@@ -422,7 +437,7 @@ static void event_cb(struct bufferevent *bev, short what, void *arg)
             }
             h->st = HC_PROXY_CONNECT;
             h->t_sent = io_now_ms();
-            bufferevent_write(bev, b.p, b.len);
+            bufferevent_write(h->bev, b.p, b.len);
             hc_arm(h, h->read_ms);
             return;
         }
@@ -438,6 +453,14 @@ static void event_cb(struct bufferevent *bev, short what, void *arg)
     }
     if (h->st == HC_DONE)
         return;
+    if (h->st == HC_PROXY_TLS && (what & (BEV_EVENT_ERROR | BEV_EVENT_EOF))) {
+        bool vf = false;
+        h->r.tls_failed = io_tls_error(h->bev, h->pssl, h->r.detail, sizeof h->r.detail, &vf);
+        h->r.tls_verify_failed = vf;
+        h->r.peer_closed = (what & BEV_EVENT_EOF) != 0;
+        hc_fail(h, RT_PH_TLS, h->r.tls_failed || h->r.peer_closed ? 0 : (e ? e : EIO), false, NULL);
+        return;
+    }
     if (h->st == HC_TLS && (what & BEV_EVENT_ERROR)) {
         tls_detail(h);
         hc_fail(h, RT_PH_TLS, e, false, NULL);
@@ -459,9 +482,44 @@ static void event_cb(struct bufferevent *bev, short what, void *arg)
     hc_fail(h, phase_of(h), e ? e : EIO, false, NULL);
 }
 
+/* TLS with an https:// proxy over the connected socket: its certificate
+ * must name the proxy's host (an IP literal: be issued for the address;
+ * SNI only for names, RFC 6066 section 3). Whether it is verified at all
+ * is the context's choice. */
+static void start_proxy_tls(io_hc *h)
+{
+    h->st = HC_PROXY_TLS;
+    h->r.tls_to_proxy = true;
+    h->t_phase = io_now_ms();
+    h->pssl = SSL_new(h->proxy_ssl_ctx);
+    if (!h->pssl) {
+        hc_fail(h, RT_PH_TLS, 0, false, "cannot start TLS with the proxy");
+        return;
+    }
+    unsigned char bin[sizeof(struct in6_addr)];
+    bool literal = inet_pton(AF_INET, h->dial_host, bin) == 1 || inet_pton(AF_INET6, h->dial_host, bin) == 1;
+    int ok = literal ? X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(h->pssl), h->dial_host)
+                     : SSL_set_tlsext_host_name(h->pssl, h->dial_host) == 1 && SSL_set1_host(h->pssl, h->dial_host) == 1;
+    struct bufferevent *f = ok ? bufferevent_openssl_filter_new(h->base, h->bev, h->pssl, BUFFEREVENT_SSL_CONNECTING,
+                                                                BEV_OPT_CLOSE_ON_FREE)
+                               : NULL;
+    if (!f) {
+        SSL_free(h->pssl);
+        h->pssl = NULL;
+        hc_fail(h, RT_PH_TLS, 0, false, "cannot start TLS with the proxy");
+        return;
+    }
+    bufferevent_openssl_set_allow_dirty_shutdown(f, 1);
+    h->bev = f;
+    bufferevent_setcb(f, read_cb, NULL, event_cb, h);
+    bufferevent_enable(f, EV_READ | EV_WRITE);
+    hc_arm(h, h->connect_ms);
+}
+
 static void start_tls(io_hc *h)
 {
     h->st = HC_TLS;
+    h->r.tls_to_proxy = false;
     h->t_phase = io_now_ms();
     h->ssl = h->ssl_ctx ? SSL_new(h->ssl_ctx) : NULL;
     if (!h->ssl) {
@@ -653,8 +711,9 @@ io_hc *io_hc_start(struct event_base *base, struct evdns_base *dns, const io_hc_
     h->read_ms = o->read_timeout_ms ? o->read_timeout_ms : IO_HC_DEFAULT_READ_MS;
     h->connect_only = o->connect_only;
     h->ssl_ctx = o->ssl_ctx;
+    h->proxy_ssl_ctx = o->proxy_host ? o->proxy_ssl_ctx : NULL;
     h->r.via_proxy = o->proxy_host != NULL;
-    h->r.ms_dns = h->r.ms_connect = h->r.ms_proxy_connect = IO_HC_MS_NONE;
+    h->r.ms_dns = h->r.ms_connect = h->r.ms_proxy_tls = h->r.ms_proxy_connect = IO_HC_MS_NONE;
     h->r.ms_tls = h->r.ms_first_byte = h->r.ms_total = IO_HC_MS_NONE;
     h->r.body = malloc(IO_HC_BODY_MAX + 1);
     h->auth = dupz(o->proxy_auth);
@@ -754,4 +813,72 @@ SSL_CTX *io_hc_tls_ctx(const char *ca_file, char *err, size_t errlen)
     }
     SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
     return ctx;
+}
+
+SSL_CTX *io_tls_proxy_ctx(const char *extra_ca, bool verify, char *err, size_t errlen)
+{
+    SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+    if (!ctx) {
+        snprintf(err, errlen, "cannot create a TLS context for https:// proxies");
+        return NULL;
+    }
+    /* TLS 1.0 and 1.1 are deprecated (RFC 8996). */
+    SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+    /* Extra CAs are added to the system store, so one pool may mix a
+     * provider with a private CA and providers with public certificates.
+     * A machine without a store still works with extra_ca alone. */
+    if (SSL_CTX_set_default_verify_paths(ctx) != 1)
+        ERR_clear_error();
+    if (extra_ca && SSL_CTX_load_verify_locations(ctx, extra_ca, NULL) != 1) {
+        unsigned long e = ERR_peek_last_error();
+        const char *why = e ? ERR_reason_error_string(e) : NULL;
+        snprintf(err, errlen, "cannot load CA certificates from '%s' (%s): give a PEM file of CA certificates",
+                 extra_ca, why ? why : "unreadable or not PEM");
+        ERR_clear_error();
+        SSL_CTX_free(ctx);
+        return NULL;
+    }
+    SSL_CTX_set_verify(ctx, verify ? SSL_VERIFY_PEER : SSL_VERIFY_NONE, NULL);
+    /* Offer HTTP/1.1 by ALPN (RFC 7301), as curl does to HTTPS proxies:
+     * some TLS front ends route on it, and offering nothing else keeps a
+     * proxy from choosing h2, which rotor does not speak to it. Note the
+     * inverted result: 0 is success. */
+    static const unsigned char alpn[] = "\x08http/1.1";
+    if (SSL_CTX_set_alpn_protos(ctx, alpn, sizeof alpn - 1) != 0) {
+        snprintf(err, errlen, "cannot set up ALPN for https:// proxies");
+        SSL_CTX_free(ctx);
+        return NULL;
+    }
+    return ctx;
+}
+
+bool io_tls_error(struct bufferevent *bev, SSL *ssl, char *why, size_t cap, bool *verify_failed)
+{
+    if (cap)
+        why[0] = 0;
+    if (verify_failed)
+        *verify_failed = false;
+    /* libevent keeps up to three codes per failure and hands them back
+     * last first; the earliest real one is the root cause. Bare
+     * SSL_get_error() values (no library) and system errors (the socket,
+     * judged by its errno instead) are not TLS failures. */
+    unsigned long e, first = 0;
+    while ((e = bufferevent_get_openssl_error(bev)) != 0)
+        if (ERR_GET_LIB(e) != 0 && ERR_GET_LIB(e) != ERR_LIB_SYS)
+            first = e;
+    if (!first)
+        return false;
+    long verify = ssl ? SSL_get_verify_result(ssl) : X509_V_OK;
+    bool vf = ERR_GET_LIB(first) == ERR_LIB_SSL && ERR_GET_REASON(first) == SSL_R_CERTIFICATE_VERIFY_FAILED;
+    if (verify_failed)
+        *verify_failed = vf;
+    const char *reason = ERR_reason_error_string(first);
+    if (vf && verify != X509_V_OK)
+        snprintf(why, cap, "%s (%s)", reason ? reason : "certificate verify failed",
+                 X509_verify_cert_error_string(verify));
+    else if (reason)
+        snprintf(why, cap, "%s", reason);
+    else
+        snprintf(why, cap, "OpenSSL error %lx", first);
+    return true;
 }

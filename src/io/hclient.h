@@ -3,7 +3,9 @@
  *
  * One io_hc sends one request, directly or through an HTTP forward proxy:
  * absolute-form for http:// targets, CONNECT then TLS (bufferevent_openssl)
- * for https:// targets. It times every phase (DNS, TCP connect, CONNECT
+ * for https:// targets. An https:// proxy is spoken to inside TLS of its
+ * own, started right after the TCP connect (a target's TLS then runs inside
+ * the proxy's). It times every phase (DNS, TCP connect, CONNECT
  * reply, TLS, first byte, done), records the errno or timeout of the phase
  * that failed in the terms the classifier takes (rt_phase, errno,
  * timed_out, peer_closed, bad_response), keeps the response head in an
@@ -54,9 +56,14 @@ typedef struct io_hc_opts {
     const char *extra_headers;    /* complete "Name: value\r\n" lines, or NULL */
     const char *user_agent;       /* NULL: "rotor/VERSION" */
     SSL_CTX *ssl_ctx;             /* borrowed; needed for https:// URLs */
+    SSL_CTX *proxy_ssl_ctx;       /* borrowed; non-NULL: the proxy is an https://
+                                   * one, its certificate checked with this
+                                   * context and against proxy_host */
     uint32_t connect_timeout_ms;  /* DNS and TCP connect; 0: default */
     uint32_t read_timeout_ms;     /* each wait for bytes after connecting; 0: default */
-    bool connect_only;            /* stop once the TCP handshake completed */
+    bool connect_only;            /* stop once the TCP handshake (and with
+                                   * proxy_ssl_ctx the proxy's TLS handshake)
+                                   * completed */
 } io_hc_opts;
 
 #define IO_HC_MS_NONE (-1)        /* a phase that was not reached */
@@ -73,6 +80,10 @@ typedef struct io_hc_result {
     int dns_error;           /* EVUTIL_EAI_* when resolving failed, else 0 */
     bool dns_local;          /* the name was answered locally (reserved TLD) */
     bool tls_verify_failed;  /* the peer's certificate did not verify */
+    bool tls_to_proxy;       /* phase RT_PH_TLS is the https:// proxy's handshake
+                              * (else the target's) */
+    bool tls_failed;         /* OpenSSL itself failed the handshake; detail
+                              * holds its reason */
     bool via_proxy;
     bool connect_reply;      /* resp is the proxy's non-2xx answer to CONNECT */
     char detail[IO_HC_DETAIL_MAX]; /* human text of the failure, "" if none */
@@ -83,7 +94,7 @@ typedef struct io_hc_result {
     /* Phase durations in ms, IO_HC_MS_NONE when not reached. first_byte
      * counts from the request written to the first response byte; total
      * from the start to the end (success or failure). */
-    int64_t ms_dns, ms_connect, ms_proxy_connect, ms_tls, ms_first_byte, ms_total;
+    int64_t ms_dns, ms_connect, ms_proxy_tls, ms_proxy_connect, ms_tls, ms_first_byte, ms_total;
 
     /* The response head (status > 0 when one arrived). Slices point into
      * `head`, owned by the io_hc: valid until io_hc_free; never copy this
@@ -117,6 +128,18 @@ void io_hc_free(io_hc *h);
 /* A client TLS context that verifies peers against ca_file (PEM), or the
  * system store when ca_file is NULL. Returns NULL with a reason in err. */
 SSL_CTX *io_hc_tls_ctx(const char *ca_file, char *err, size_t errlen);
+/* A client TLS context for https:// proxies: the system store plus
+ * extra_ca (PEM, may be NULL), verifying peers unless `verify` is false.
+ * TLS 1.2 at least. Returns NULL with a reason in err (naming extra_ca). */
+SSL_CTX *io_tls_proxy_ctx(const char *extra_ca, bool verify, char *err, size_t errlen);
+/* OpenSSL's reason for a failed handshake on a TLS bufferevent into why:
+ * the first real error of its queue (emptied), with the certificate's
+ * verification result in parentheses when verification failed. Returns
+ * true when OpenSSL failed the handshake, false when only the socket did
+ * (system errors are the socket's). *verify_failed (may be NULL) tells
+ * whether the certificate did not verify. */
+struct bufferevent;
+bool io_tls_error(struct bufferevent *bev, SSL *ssl, char *why, size_t cap, bool *verify_failed);
 
 /* True for names RFC 6761 reserves as never resolving (.invalid, .test,
  * .example, and those names alone); case-insensitive, a trailing dot

@@ -83,7 +83,7 @@ static void pct(rt_wbuf *b, const char *s)
 
 static void proxy_url(const lab *L, size_t i, rt_wbuf *b)
 {
-    rt_wbuf_adds(b, "http://");
+    rt_wbuf_adds(b, L->px[i].pc->tls ? "https://" : "http://");
     if (L->auth[0]) {
         pct(b, L->opts->user ? L->opts->user : "lab");
         rt_wbuf_adds(b, ":");
@@ -174,6 +174,7 @@ static int write_state(const lab *L, const char *path, const char *pool, const c
         json_str(&b, px->pc->label);
         rt_wbuf_adds(&b, ", \"exit\": ");
         json_str(&b, px->pc->exit);
+        rt_wbuf_addf(&b, ", \"tls\": %s", px->pc->tls ? "true" : "false");
         rt_wbuf_adds(&b, ", \"url\": \"");
         proxy_url(L, i, &b);
         lab_proxy_describe(px->pc, desc, sizeof desc);
@@ -236,6 +237,13 @@ static void print_started(const lab *L, const char *pool, const char *ca, const 
     rt_wbuf_init(&b, url, sizeof url);
     proxy_url(L, first, &b);
     rt_wbuf_add(&b, "", 1);
+    if (L->px[first].pc->tls) {
+        printf("\n  try: curl --proxy-cacert %s -x %s http://ok.lab/ip\n", ca, url);
+        printf("       curl --proxy-cacert %s --cacert %s -x %s https://ok.lab/ip\n", ca, ca, url);
+        printf("       rotor serve --upstream-ca %s --pool %s\n\n", ca, pool);
+        fflush(stdout);
+        return;
+    }
     printf("\n  try: curl -x %s http://ok.lab/ip\n", url);
     printf("       curl --cacert %s -x %s https://ok.lab/ip\n", ca, url);
     printf("       rotor serve --pool %s\n\n", pool);
@@ -245,11 +253,11 @@ static void print_started(const lab *L, const char *pool, const char *ca, const 
 static void print_stats(const lab *L)
 {
     printf("\nrotor lab: %llu target requests\n", (unsigned long long)L->target_requests);
-    printf("  #    label         requests  auth-407  faults\n");
+    printf("  #    label         conns     requests  auth-407  faults\n");
     for (size_t i = 0; i < L->sc->nproxies; i++) {
         const lab_proxy *px = &L->px[i];
         if (px->pc->refused) {
-            printf("  %-4zu %-13s %-9s %-9s (port refused)\n", i + 1, px->pc->label, "-", "-");
+            printf("  %-4zu %-13s %-9s %-9s %-9s (port refused)\n", i + 1, px->pc->label, "-", "-", "-");
             continue;
         }
         char f[256] = "";
@@ -258,8 +266,8 @@ static void print_stats(const lab *L)
             if (px->faults[k] && len < sizeof f)
                 len += (size_t)snprintf(f + len, sizeof f - len, "%s=%llu ", lab_pfault_name((lab_pfault)k),
                                         (unsigned long long)px->faults[k]);
-        printf("  %-4zu %-13s %-9llu %-9llu %s\n", i + 1, px->pc->label, (unsigned long long)px->requests,
-               (unsigned long long)px->auth_rejects, f);
+        printf("  %-4zu %-13s %-9llu %-9llu %-9llu %s\n", i + 1, px->pc->label, (unsigned long long)px->conns,
+               (unsigned long long)px->requests, (unsigned long long)px->auth_rejects, f);
     }
     fflush(stdout);
 }
@@ -305,6 +313,9 @@ int lab_run(const lab_opts *o)
         fprintf(stderr, "rotor lab: %s\n", err);
         goto out;
     }
+    if (o->proxy_tls)
+        for (size_t i = 0; i < sc->nproxies; i++)
+            sc->proxy[i].tls = true;
     for (size_t i = 0; i < o->ntargets; i++) {
         char name[LAB_HOST_MAX];
         snprintf(name, sizeof name, "t%zu.lab", i + 1);

@@ -21,6 +21,7 @@ typedef struct lab_opts {
     const char *user;      /* proxy credentials; NULL = "lab" */
     const char *pass;      /* NULL = "lab" */
     bool no_auth;          /* proxies accept requests without credentials */
+    bool proxy_tls;        /* every proxy speaks TLS (as the scenario option `tls`) */
     uint32_t duration_s;   /* stop after this long; 0 = until SIGINT/SIGTERM */
     bool quiet;            /* print nothing but errors */
 } lab_opts;

@@ -52,6 +52,7 @@ typedef struct lab_proxy {
     uint16_t port;
     rt_rng rng;
     uint64_t requests;           /* requests read (all outcomes) */
+    uint64_t conns;              /* client connections accepted */
     uint64_t faults[LAB_PF_COUNT];
     uint64_t auth_rejects;
 } lab_proxy;

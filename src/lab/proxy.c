@@ -1,6 +1,8 @@
 /* The lab's simulated upstream proxies: HTTP forward proxies (absolute-form
  * requests and CONNECT) with Basic auth, each with an exit identity and the
- * faults its scenario gives it.
+ * faults its scenario gives it. A proxy marked `tls` is an HTTPS proxy: the
+ * client connection is TLS (the lab CA's server certificate), everything
+ * inside it is the same.
  *
  * Host names resolve inside the lab only: a configured "*.lab" host maps to
  * the lab target listener, 127.0.0.1/localhost with a target port maps to
@@ -21,6 +23,8 @@
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
+#include <openssl/ssl.h>
 
 #include "core/http/http1.h"
 #include "lab/lab_int.h"
@@ -728,7 +732,9 @@ static void cl_write_cb(struct bufferevent *bev, void *arg)
 static void cl_event_cb(struct bufferevent *bev, short what, void *arg)
 {
     (void)bev;
-    (void)what;
+    /* A TLS client connection reports its finished handshake too. */
+    if (what & BEV_EVENT_CONNECTED)
+        return;
     pconn_kill(arg);
 }
 
@@ -739,12 +745,27 @@ static void accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct socka
     (void)salen;
     lab_proxy *px = arg;
     pconn *c = calloc(1, sizeof *c);
-    struct bufferevent *bev = c ? bufferevent_socket_new(px->lab->base, fd, BEV_OPT_CLOSE_ON_FREE) : NULL;
+    struct bufferevent *bev = NULL;
+    if (c && px->pc->tls) {
+        /* An HTTPS proxy: the lab's certificate (it names 127.0.0.1 and
+         * localhost), then the same proxy protocol inside TLS. */
+        SSL *ssl = SSL_new(lab_tls_server_ctx(px->lab->tls));
+        bev = ssl ? bufferevent_openssl_socket_new(px->lab->base, fd, ssl, BUFFEREVENT_SSL_ACCEPTING,
+                                                   BEV_OPT_CLOSE_ON_FREE)
+                  : NULL;
+        if (bev)
+            bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
+        else if (ssl)
+            SSL_free(ssl);
+    } else if (c) {
+        bev = bufferevent_socket_new(px->lab->base, fd, BEV_OPT_CLOSE_ON_FREE);
+    }
     if (!bev) {
         free(c);
         evutil_closesocket(fd);
         return;
     }
+    px->conns++;
     c->px = px;
     c->cl = bev;
     c->reaper = event_new(px->lab->base, -1, 0, reap_cb, c);

@@ -206,17 +206,23 @@ static int apply_proxy_kv(pctx *c, lab_proxy_conf *pc, const char *k, const char
     if (!strcmp(k, "ok") && !v) {
         char label[LAB_LABEL_MAX], exit[LAB_EXIT_MAX];
         lab_style style = pc->style;
+        bool tls = pc->tls; /* how the proxy is reached, not a fault */
         memcpy(label, pc->label, sizeof label);
         memcpy(exit, pc->exit, sizeof exit);
         memset(pc, 0, sizeof *pc);
         memcpy(pc->label, label, sizeof label);
         memcpy(pc->exit, exit, sizeof exit);
         pc->style = style;
+        pc->tls = tls;
         pc->slow_ms = 2000;
     } else if (!strcmp(k, "refused") && !v) {
         pc->refused = true;
     } else if (!strcmp(k, "bad_auth") && !v) {
         pc->bad_auth = true;
+    } else if (!strcmp(k, "tls") && !v) {
+        pc->tls = true;
+    } else if (!strcmp(k, "plain") && !v) {
+        pc->tls = false;
     } else if ((f = pfault_by_name(k)) >= 0) {
         if (parse_prob(v, &pc->p[f]))
             return perr(c, "'%s' wants a probability between 0 and 1, got '%s'", k, v);
@@ -564,6 +570,8 @@ void lab_proxy_describe(const lab_proxy_conf *pc, char *out, size_t cap)
     if (len == 0)
         addf(out, cap, &len, "ok ");
     addf(out, cap, &len, "style=%s", style_names[pc->style]);
+    if (pc->tls)
+        addf(out, cap, &len, " tls");
 }
 
 void lab_host_describe(const lab_host_conf *hc, char *out, size_t cap)

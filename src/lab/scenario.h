@@ -53,6 +53,8 @@ typedef struct lab_proxy_conf {
     lab_style style;
     bool refused;              /* the port is reserved but nothing listens */
     bool bad_auth;             /* every credential is rejected with 407 */
+    bool tls;                  /* clients speak TLS to it (an https:// proxy), with
+                                * the lab CA's certificate for 127.0.0.1/localhost */
     double p[LAB_PF_COUNT];    /* probability of each per-request fault */
     uint32_t slow_ms;          /* first-byte delay of LAB_PF_SLOW */
 } lab_proxy_conf;

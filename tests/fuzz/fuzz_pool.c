@@ -15,7 +15,9 @@ static void check_entry(const rt_upstream *u)
 {
     if (!u->label || !*u->label)
         abort();
-    if (u->scheme == RT_UP_HTTP && (!u->host || u->port == 0))
+    if ((u->scheme == RT_UP_HTTP || u->scheme == RT_UP_HTTPS) && (!u->host || u->port == 0))
+        abort();
+    if (u->scheme != RT_UP_DIRECT && u->scheme != RT_UP_HTTP && u->scheme != RT_UP_HTTPS)
         abort();
     if (u->scheme == RT_UP_DIRECT && (u->host || u->user))
         abort();

@@ -500,7 +500,7 @@ STATS_SCHEMA = {
     "domains": {"tracked": "int", "open": "int", "half_open": "int"},
     "top_failures": list,
 }
-UPSTREAM_SCHEMA = {"label": str, "address": "str?", "direct": bool, "health": str, "in_flight": "int",
+UPSTREAM_SCHEMA = {"label": str, "address": "str?", "direct": bool, "tls": bool, "health": str, "in_flight": "int",
                    "attempts": "int", "failures": "int", "failure_rate": "num?", "failures_by_code": dict,
                    "latency_p50_ms": "num?", "ejected": bool, "quarantined": bool, "bans": "int",
                    "stats_tracked": bool}

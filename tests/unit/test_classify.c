@@ -660,6 +660,78 @@ static void test_socket_errors_direct(void **st)
     assert_code(sock(RT_PH_NONE, false, 0, false, false), RT_E_gateway_internal_error);
 }
 
+/* TLS to an https:// proxy: what OpenSSL said is the evidence, with the
+ * proxy named; a socket failure during the handshake is still a TLS
+ * failure of that proxy, worded by the socket's outcome. */
+static void test_tls_handshake(void **st)
+{
+    (void)st;
+    rt_classify_in in = { .phase = RT_PH_TLS, .via_proxy = true, .method = RT_M_GET,
+                          .host = RT_SLICE_LIT("shop.example.com"), .tls_failed = true,
+                          .tls_error = RT_SLICE_LIT("certificate verify failed (self-signed certificate)"),
+                          .hop = RT_SLICE_LIT("127.0.0.1:4443") };
+    rt_classify_out o = run_in(&in);
+    assert_code(o, RT_E_proxy_tls_failed);
+    assert_int_equal(o.origin, RT_ORIGIN_NETWORK);
+    assert_int_equal(o.cls, RT_CLASS_FIX);
+    assert_false(o.inferred);
+    assert_string_equal(o.evidence,
+                        "TLS handshake with proxy 127.0.0.1:4443 failed: certificate verify failed (self-signed certificate)");
+
+    /* Plain HTTP on the TLS port. */
+    in.tls_error = RT_SLICE_LIT("wrong version number");
+    assert_string_equal(run_in(&in).evidence, "TLS handshake with proxy 127.0.0.1:4443 failed: wrong version number");
+
+    /* The socket under the handshake: closed, reset, silent. */
+    rt_classify_in s2 = { .phase = RT_PH_TLS, .via_proxy = true, .peer_closed = true,
+                          .hop = RT_SLICE_LIT("gate.example:443") };
+    o = run_in(&s2);
+    assert_code(o, RT_E_proxy_tls_failed);
+    assert_string_equal(o.evidence, "TLS handshake with proxy gate.example:443 failed: connection closed (EOF)");
+    s2.peer_closed = false;
+    s2.sys_errno = ECONNRESET;
+    assert_string_equal(run_in(&s2).evidence, "TLS handshake with proxy gate.example:443 failed: ECONNRESET");
+    s2.sys_errno = 0;
+    s2.timed_out = true;
+    o = run_in(&s2);
+    assert_code(o, RT_E_proxy_tls_failed);
+    assert_string_equal(o.evidence, "TLS handshake with proxy gate.example:443 failed: timed out");
+    /* tls_failed without words, and nothing else known. */
+    s2.timed_out = false;
+    s2.tls_failed = true;
+    assert_string_equal(run_in(&s2).evidence, "TLS handshake with proxy gate.example:443 failed");
+    /* No hop given: still a sentence. */
+    s2.hop = RT_SLICE_NULL;
+    s2.peer_closed = true;
+    s2.tls_failed = false;
+    assert_string_equal(run_in(&s2).evidence, "TLS handshake with proxy failed: connection closed (EOF)");
+
+    /* Hostile words stay printable and bounded. */
+    char big[400];
+    memset(big, 'x', sizeof big);
+    big[3] = '\n';
+    big[4] = (char)0xff;
+    in.tls_error = rt_slice_from(big, sizeof big);
+    o = run_in(&in);
+    assert_code(o, RT_E_proxy_tls_failed);
+    assert_true(strlen(o.evidence) < RT_EVIDENCE_MAX);
+    assert_non_null(strstr(o.evidence, "failed: xxx??x"));
+    for (const char *p = o.evidence; *p; p++)
+        assert_true(*p >= 0x20 && *p < 0x7f);
+
+    /* Direct: the target's handshake, the target named. */
+    rt_classify_in d = { .phase = RT_PH_TLS, .via_proxy = false, .host = RT_SLICE_LIT("shop.example.com"),
+                         .tls_failed = true, .tls_error = RT_SLICE_LIT("tlsv1 alert protocol version") };
+    o = run_in(&d);
+    assert_code(o, RT_E_target_tls_failed);
+    assert_string_equal(o.evidence, "TLS handshake with target shop.example.com failed: tlsv1 alert protocol version");
+
+    /* The flag belongs to the TLS phase: a refused connect stays a refused connect. */
+    rt_classify_in c = { .phase = RT_PH_CONNECT, .via_proxy = true, .sys_errno = ECONNREFUSED, .tls_failed = true,
+                         .tls_error = RT_SLICE_LIT("x"), .hop = RT_SLICE_LIT("127.0.0.1:1") };
+    assert_code(run_in(&c), RT_E_proxy_refused);
+}
+
 static void test_body_cut_and_bad_heads(void **st)
 {
     (void)st;
@@ -843,6 +915,7 @@ int main(void)
         cmocka_unit_test(test_proxy_status_header),
         cmocka_unit_test(test_socket_errors_to_proxy),
         cmocka_unit_test(test_socket_errors_direct),
+        cmocka_unit_test(test_tls_handshake),
         cmocka_unit_test(test_body_cut_and_bad_heads),
         cmocka_unit_test(test_tunnel_inferences),
         cmocka_unit_test(test_hostile_inputs),

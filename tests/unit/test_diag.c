@@ -17,10 +17,12 @@ static void test_show_entry_never_has_password(void **st)
 {
     (void)st;
     const char *lines[] = { "http://alice:s%40cret@p.example:8080 #dc1", "bob:hunter2@10.0.0.1:3128",
-                            "gate.example:7000:cust-{session}:Pa55:w@rd", "[2001:db8::1]:3128", "direct" };
+                            "gate.example:7000:cust-{session}:Pa55:w@rd", "[2001:db8::1]:3128", "direct",
+                            "https://alice:s%40cret@tls.example", "https://bob:hunter2@[::1]:4443" };
     const char *want[] = { "http://alice:****@p.example:8080", "http://bob:****@10.0.0.1:3128",
-                           "http://cust-{session}:****@gate.example:7000", "http://[2001:db8::1]:3128", "direct" };
-    for (size_t i = 0; i < 5; i++) {
+                           "http://cust-{session}:****@gate.example:7000", "http://[2001:db8::1]:3128", "direct",
+                           "https://alice:****@tls.example:443", "https://bob:****@[::1]:4443" };
+    for (size_t i = 0; i < sizeof lines / sizeof lines[0]; i++) {
         rt_upstream u;
         char err[128], out[RT_DIAG_SHOW_MAX];
         assert_int_equal(rt_upstream_parse(lines[i], strlen(lines[i]), &u, err, sizeof err), 0);
@@ -74,6 +76,20 @@ static void test_credential_errors_are_recovered(void **st)
         assert_string_equal(u.host, "127.0.0.1");
         assert_int_equal(u.port, 3128);
         assert_null(u.user);
+        assert_null(u.pass);
+        rt_upstream_clear(&u);
+    }
+    /* An https:// entry keeps its scheme, and its default port. */
+    const char *tls[] = { "https://u:p@ss@127.0.0.1:4443", "HTTPS://u:p@ss@tls.example #x" };
+    const unsigned tls_port[] = { 4443, 443 };
+    for (size_t i = 0; i < 2; i++) {
+        rt_upstream u;
+        char err[256];
+        assert_int_equal(rt_upstream_parse(tls[i], strlen(tls[i]), &u, err, sizeof err), -1);
+        assert_true(rt_diag_err_is_credentials(err));
+        assert_int_equal(rt_diag_recover_address(tls[i], strlen(tls[i]), &u), 0);
+        assert_int_equal(u.scheme, RT_UP_HTTPS);
+        assert_int_equal(u.port, tls_port[i]);
         assert_null(u.pass);
         rt_upstream_clear(&u);
     }

@@ -105,6 +105,42 @@ static void test_other_codes_get_nothing(void **st)
     assert_int_equal(rt_hint(&in, tiny, 1), 0);
 }
 
+/* proxy_tls_failed on an https:// entry: a certificate failure points at
+ * --upstream-ca, plain HTTP on the port at http://; never the password. */
+static void test_tls_hints_tell_certificate_from_plain_port(void **st)
+{
+    (void)st;
+    rt_upstream u;
+    char err[128];
+    const char *line = "https://u:S3cr3tPw@tls.example:4443 #tls1";
+    assert_int_equal(rt_upstream_parse(line, strlen(line), &u, err, sizeof err), 0);
+    rt_hint_in in = { .code = RT_E_proxy_tls_failed, .entry = &u,
+                      .evidence = RT_SLICE_LIT("TLS handshake with proxy tls.example:4443 failed: certificate verify "
+                                               "failed (self-signed certificate)") };
+    const char *s = hint(&in);
+    assert_non_null(strstr(s, "--upstream-ca FILE"));
+    assert_non_null(strstr(s, "tls1"));
+    assert_null(strstr(s, "http:// instead"));
+    assert_null(strstr(s, "S3cr3tPw"));
+
+    in.evidence = RT_SLICE_LIT("TLS handshake with proxy tls.example:4443 failed: wrong version number");
+    s = hint(&in);
+    assert_non_null(strstr(s, "tls.example:4443 speaks plain HTTP"));
+    assert_non_null(strstr(s, "write the entry as http://"));
+    assert_null(strstr(s, "--upstream-ca"));
+
+    /* No evidence: the port advice, which is the common mistake. */
+    in.evidence = RT_SLICE_NULL;
+    assert_non_null(strstr(hint(&in), "write the entry as http://"));
+
+    /* An http:// entry cannot fail TLS with its proxy: nothing to say. */
+    rt_upstream_clear(&u);
+    line = "http://u:p@plain.example:3128";
+    assert_int_equal(rt_upstream_parse(line, strlen(line), &u, err, sizeof err), 0);
+    assert_string_equal(hint(&in), "");
+    rt_upstream_clear(&u);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -114,6 +150,7 @@ int main(void)
         cmocka_unit_test(test_missing_user_agent),
         cmocka_unit_test(test_auth_hints_check_the_entry),
         cmocka_unit_test(test_timeouts_compare_deadlines),
+        cmocka_unit_test(test_tls_hints_tell_certificate_from_plain_port),
         cmocka_unit_test(test_other_codes_get_nothing),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

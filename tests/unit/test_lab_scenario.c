@@ -78,10 +78,33 @@ static void test_proxy_lines(void **state)
     assert_string_equal(d, "bad_auth err502=0.25 reset=0.50 slow slow_ms=2000 style=brd");
     lab_proxy_describe(&sc.proxy[0], d, sizeof d);
     assert_string_equal(d, "ok style=brd");
+    assert_false(sc.proxy[0].tls);
     /* The command line's count wins over the text's. */
     assert_int_equal(parse(text, 2, err, sizeof err), 0);
     assert_int_equal(sc.nproxies, 2);
     assert_true(sc.proxy[1].refused);
+}
+
+/* tls: how a proxy is reached, kept through `ok`, undone by `plain`, shown
+ * after the style; a value is refused. */
+static void test_proxy_tls(void **state)
+{
+    (void)state;
+    char err[256] = "";
+    assert_int_equal(parse("proxies 3\nproxy * tls\nproxy 2 ok err502\nproxy 3 plain\n", 0, err, sizeof err), 0);
+    assert_true(sc.proxy[0].tls);
+    assert_true(sc.proxy[1].tls);
+    assert_false(sc.proxy[2].tls);
+    assert_true(sc.proxy[1].p[LAB_PF_ERR502] == 1.0);
+    char d[128];
+    lab_proxy_describe(&sc.proxy[0], d, sizeof d);
+    assert_string_equal(d, "ok style=squid tls");
+    lab_proxy_describe(&sc.proxy[1], d, sizeof d);
+    assert_string_equal(d, "err502 style=squid tls");
+    lab_proxy_describe(&sc.proxy[2], d, sizeof d);
+    assert_string_equal(d, "ok style=squid");
+    assert_int_equal(parse("proxy 1 tls=1\n", 0, err, sizeof err), -1);
+    assert_string_equal(err, "t:1: unknown proxy option 'tls=1'");
 }
 
 static void test_target_lines(void **state)
@@ -302,6 +325,7 @@ int main(void)
         cmocka_unit_test(test_defaults_and_base_hosts),
         cmocka_unit_test(test_exit_labels_past_254),
         cmocka_unit_test(test_proxy_lines),
+        cmocka_unit_test(test_proxy_tls),
         cmocka_unit_test(test_target_lines),
         cmocka_unit_test(test_errors_name_the_line),
         cmocka_unit_test(test_presets_all_parse),

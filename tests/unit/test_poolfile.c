@@ -104,9 +104,43 @@ static void test_line_numbers(void **state)
     size_t k = 0;
     for (int i = 0; i < 1000; i++)
         k += (size_t)snprintf(many + k, sizeof many - k, "http://u%d:pw@h%d.example:%d\n", i, i, 1000 + i);
-    k += (size_t)snprintf(many + k, sizeof many - k, "https://h:1\n");
+    k += (size_t)snprintf(many + k, sizeof many - k, "socks5://h:1\n");
     expect_err(many, k,
-               "pool.txt:1001: unsupported scheme 'https://': https:// and socks5:// upstreams are not supported yet (use http://)");
+               "pool.txt:1001: unsupported scheme 'socks5://': socks5:// upstreams are not supported yet (use http:// or https://)");
+}
+
+/* http:// and https:// entries side by side: each keeps its scheme and
+ * port, an https:// entry without a port gets 443, two entries on one
+ * host:port get distinct labels, and no label carries a password. */
+static void test_https_entries(void **state)
+{
+    (void)state;
+    rt_pool p;
+    parse_ok("https://u:" SECRET "@tls.example\n"
+             "http://u:" SECRET "@tls.example:443\n"
+             "https://u:" SECRET "@tls.example:8443 #tls-alt\n"
+             "tls.example:443:u:" SECRET "\n",
+             &p);
+    assert_int_equal(p.n, 4);
+    assert_int_equal(p.v[0].scheme, RT_UP_HTTPS);
+    assert_int_equal(p.v[0].port, 443);
+    assert_int_equal(p.v[1].scheme, RT_UP_HTTP);
+    assert_int_equal(p.v[1].port, 443);
+    assert_int_equal(p.v[2].scheme, RT_UP_HTTPS);
+    assert_int_equal(p.v[2].port, 8443);
+    assert_int_equal(p.v[3].scheme, RT_UP_HTTP);
+    assert_string_equal(p.v[0].label, "tls.example:443");
+    assert_string_equal(p.v[1].label, "tls.example:443#2");
+    assert_string_equal(p.v[2].label, "tls-alt");
+    assert_string_equal(p.v[3].label, "tls.example:443#3");
+    for (size_t i = 0; i < p.n; i++) {
+        assert_null(strstr(p.v[i].label, SECRET));
+        assert_string_equal(p.v[i].pass, SECRET);
+    }
+    rt_pool_clear(&p);
+
+    const char *t = "https://u:" SECRET "@a.example\nhttps://u:" SECRET "@b.example:70000\n";
+    expect_err(t, strlen(t), "pool.txt:2: port out of range (1..65535)");
 }
 
 static void test_empty_pool(void **state)
@@ -235,6 +269,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_comments_blank_crlf),
         cmocka_unit_test(test_line_numbers),
+        cmocka_unit_test(test_https_entries),
         cmocka_unit_test(test_empty_pool),
         cmocka_unit_test(test_duplicate_labels),
         cmocka_unit_test(test_limits),

@@ -348,12 +348,16 @@ static void test_ports_and_hosts(void **state)
 static void test_other_errors(void **state)
 {
     (void)state;
-    expect_err("https://u:" SECRET "@h:1",
-               "unsupported scheme 'https://': https:// and socks5:// upstreams are not supported yet (use http://)",
-               NULL);
     expect_err("socks5://u:" SECRET "@h:1",
-               "unsupported scheme 'socks5://': https:// and socks5:// upstreams are not supported yet (use http://)",
+               "unsupported scheme 'socks5://': socks5:// upstreams are not supported yet (use http:// or https://)",
                NULL);
+    expect_err("SOCKS5H://h:1080",
+               "unsupported scheme 'SOCKS5H://': socks5:// upstreams are not supported yet (use http:// or https://)",
+               NULL);
+    expect_err("ftp://u:" SECRET "@h:1", "unsupported scheme 'ftp://' (use http:// or https://)", NULL);
+    /* "httpss" and "http2" are not https. */
+    expect_err("httpss://h:1", "unsupported scheme 'httpss://' (use http:// or https://)", NULL);
+    expect_err("http2://h:1", "unsupported scheme 'http2://' (use http:// or https://)", NULL);
     expect_err("://h:1", "missing scheme before '://' (write http://host:port)", NULL);
     expect_err("h:1:user", "missing password (write host:port:user:pass)", NULL);
     expect_err("h:1::" SECRET, "empty username in host:port:user:pass", NULL);
@@ -391,6 +395,78 @@ static void test_other_errors(void **state)
     char small[8];
     assert_int_equal(rt_upstream_parse("h", 1, &u, small, sizeof small), -1);
     assert_string_equal(small, "missing");
+}
+
+/* https:// entries: TLS to the proxy, port 443 unless given, every other
+ * rule of the URL form unchanged, and no secret in labels or messages. */
+static void test_https_form(void **state)
+{
+    (void)state;
+    rt_upstream u = parse_ok("https://user:" SECRET "@proxy.example:8443");
+    assert_int_equal(u.scheme, RT_UP_HTTPS);
+    assert_string_equal(u.host, "proxy.example");
+    assert_int_equal(u.port, 8443);
+    assert_string_equal(u.user, "user");
+    assert_string_equal(u.pass, SECRET);
+    assert_string_equal(u.label, "proxy.example:8443");
+    assert_null(strstr(u.label, SECRET));
+    assert_non_null(u.auth_basic);
+    assert_null(strstr(u.auth_basic, SECRET)); /* base64, not the text */
+    rt_upstream_clear(&u);
+
+    /* No port: 443, in the entry and in its default label. */
+    u = parse_ok("HTTPS://u:" SECRET "@gate.example");
+    assert_int_equal(u.scheme, RT_UP_HTTPS);
+    assert_string_equal(u.host, "gate.example");
+    assert_int_equal(u.port, 443);
+    assert_string_equal(u.label, "gate.example:443");
+    assert_null(strstr(u.label, SECRET));
+    rt_upstream_clear(&u);
+
+    u = parse_ok("https://10.0.0.7/");
+    assert_int_equal(u.port, 443);
+    assert_null(u.user);
+    assert_null(u.auth_basic);
+    rt_upstream_clear(&u);
+
+    u = parse_ok("https://[2001:db8::5] #tls6");
+    assert_int_equal(u.scheme, RT_UP_HTTPS);
+    assert_string_equal(u.host, "2001:db8::5");
+    assert_int_equal(u.port, 443);
+    assert_string_equal(u.label, "tls6");
+    rt_upstream_clear(&u);
+
+    u = parse_ok("https://u:p%40ss@[::1]:4443");
+    assert_string_equal(u.host, "::1");
+    assert_int_equal(u.port, 4443);
+    assert_string_equal(u.pass, "p@ss");
+    assert_string_equal(u.label, "[::1]:4443");
+    rt_upstream_clear(&u);
+
+    /* Session slots work the same over TLS. */
+    u = parse_ok("https://cust-{session}:" SECRET "@gate.example:7443");
+    assert_true(u.session_slot);
+    assert_null(u.auth_basic);
+    rt_upstream_clear(&u);
+
+    /* The default port is for https:// alone: the other forms still need one. */
+    expect_err("http://h.example", "missing port (write host:port)", NULL);
+    expect_err("u:" SECRET "@h.example", "missing port (write host:port)", NULL);
+    expect_err("h.example", "missing port (write host:port)", NULL);
+    expect_err("http://[::1]", "missing port (write [address]:port)", NULL);
+
+    /* The URL rules apply as for http://, and messages never show the password. */
+    expect_err("https://h.example:", "missing port (write host:port)", NULL);
+    expect_err("https://h.example:0", "port out of range (1..65535)", NULL);
+    expect_err("https://h.example:99999", "port out of range (1..65535)", NULL);
+    expect_err("https://u:" SECRET "@h.example/x", "a proxy address has no path or query (remove what follows host:port)", NULL);
+    expect_err("https://u:" SECRET "@h.example#x", "'#' in host: a label needs whitespace before it (host:port #label)", NULL);
+    expect_err("https://u:p@ss" SECRET "@h.example", "'@' in password must be written %40", "p@ss");
+    expect_err("https://u:a:" SECRET "@h.example", "':' in password must be written %3A", NULL);
+    expect_err("https://u:" SECRET "@999.1.1.1", "invalid IPv4 address", NULL);
+    expect_err("https://u:" SECRET "@[::1]x", "unexpected text after ']' (write [address]:port)", NULL);
+    expect_err("https://", "missing host (write host:port)", NULL);
+    expect_err("https://u:" SECRET "@", "missing host (write host:port)", NULL);
 }
 
 static void test_session_auth(void **state)
@@ -461,6 +537,7 @@ int main(void)
         cmocka_unit_test(test_bad_escapes),
         cmocka_unit_test(test_ports_and_hosts),
         cmocka_unit_test(test_other_errors),
+        cmocka_unit_test(test_https_form),
         cmocka_unit_test(test_session_auth),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -18,7 +18,7 @@ void rt_diag_show_entry(const rt_upstream *u, char *out, size_t cap)
     if (u->scheme == RT_UP_DIRECT || !u->host) {
         rt_wbuf_adds(&b, "direct");
     } else {
-        rt_wbuf_adds(&b, "http://");
+        rt_wbuf_adds(&b, u->scheme == RT_UP_HTTPS ? "https://" : "http://");
         if (u->user) {
             rt_wbuf_adds(&b, u->user);
             rt_wbuf_adds(&b, ":" RT_DIAG_MASK "@");
@@ -125,6 +125,19 @@ int rt_diag_recover_address(const char *s, size_t n, rt_upstream *out)
     const char *hp = at + 1;
     size_t hn = (size_t)(s + end - hp);
     char err[128];
+    /* An https:// entry keeps its scheme (and with it TLS and the default
+     * port): the address is re-read behind that scheme. */
+    size_t lead = 0;
+    while (lead < n && (s[lead] == ' ' || s[lead] == '\t'))
+        lead++;
+    if (n - lead >= 8 && strncasecmp(s + lead, "https://", 8) == 0) {
+        char buf[RT_UP_ENTRY_MAX + 9];
+        if (hn > RT_UP_ENTRY_MAX)
+            return -1;
+        memcpy(buf, "https://", 8);
+        memcpy(buf + 8, hp, hn);
+        return rt_upstream_parse(buf, 8 + hn, out, err, sizeof err) == 0 && out->scheme == RT_UP_HTTPS ? 0 : -1;
+    }
     return rt_upstream_parse(hp, hn, out, err, sizeof err) == 0 && out->scheme == RT_UP_HTTP ? 0 : -1;
 }
 

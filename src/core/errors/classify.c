@@ -131,10 +131,21 @@ static void transport(const rt_classify_in *in, rt_classify_out *o)
         }
         evidence(o, "connect() to %s%s%.*s: %s", hop, hn ? " " : "", hn, hp, what);
         break;
-    case RT_PH_TLS:
+    case RT_PH_TLS: {
+        /* The TLS peer is named: with several https:// entries the
+         * evidence alone must say which one refused the handshake. */
         c = px ? RT_E_proxy_tls_failed : RT_E_target_tls_failed;
-        evidence(o, "TLS handshake with %s%s%.*s: %s", hop, hn ? " " : "", hn, hp, what);
+        int pn = px ? clip(in->hop.n, 96) : hn;
+        const char *pp = px ? (in->hop.p ? in->hop.p : "") : hp;
+        if (in->tls_failed && in->tls_error.n)
+            evidence(o, "TLS handshake with %s%s%.*s failed: %.*s", hop, pn ? " " : "", pn, pp,
+                     clip(in->tls_error.n, 120), in->tls_error.p);
+        else if (k == TK_NONE)
+            evidence(o, "TLS handshake with %s%s%.*s failed", hop, pn ? " " : "", pn, pp);
+        else
+            evidence(o, "TLS handshake with %s%s%.*s failed: %s", hop, pn ? " " : "", pn, pp, what);
         break;
+    }
     case RT_PH_PROXY_CONNECT:
     case RT_PH_REQUEST_SENT:
         if (px)

@@ -66,6 +66,16 @@ typedef struct rt_classify_in {
     bool client_closed;    /* the client went away first */
     bool bad_response;     /* bytes arrived that are not a valid response head */
 
+    /* RT_PH_TLS: the TLS library itself failed the handshake (an alert, a
+     * protocol error such as plain HTTP on a TLS port, or a certificate
+     * that did not verify), as opposed to the socket failing under it.
+     * tls_error holds its words ("certificate verify failed
+     * (self-signed certificate)"), hop names the peer (the proxy's
+     * "host:port"; empty: the target's host is named). Both borrowed. */
+    bool tls_failed;
+    rt_slice tls_error;
+    rt_slice hop;
+
     /* The response head, when status > 0. Slices borrow the caller's buffers. */
     int status;
     rt_slice reason;

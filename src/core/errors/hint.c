@@ -96,6 +96,28 @@ static void entry_hints(rt_wbuf *b, const rt_upstream *u, rt_code code)
     }
 }
 
+/* An https:// entry whose handshake failed: the evidence (OpenSSL's
+ * reason) tells a certificate problem from a port that is not TLS. */
+static void tls_hints(rt_wbuf *b, const rt_upstream *u, rt_slice ev)
+{
+    if (u->scheme != RT_UP_HTTPS)
+        return;
+    bool cert = has_ci(ev, "certificate") || has_ci(ev, "mismatch") || has_ci(ev, "unknown ca");
+    bool plain = has_ci(ev, "wrong version number") || has_ci(ev, "packet length too long") ||
+                 has_ci(ev, "record layer failure") || has_ci(ev, "http request") || has_ci(ev, "timed out") ||
+                 has_ci(ev, "EOF") || has_ci(ev, "unexpected eof");
+    if (cert) {
+        sep(b);
+        rt_wbuf_addf(b, "the certificate of %s did not verify: if the provider uses its own CA, pass it with "
+                        "--upstream-ca FILE; it must also name %s", u->label, u->host);
+    }
+    if (plain || !cert) {
+        sep(b);
+        rt_wbuf_addf(b, "if %s:%u speaks plain HTTP (most proxy ports do), write the entry as http:// instead of "
+                        "https://", u->host, (unsigned)u->port);
+    }
+}
+
 size_t rt_hint(const rt_hint_in *in, char *out, size_t cap)
 {
     rt_wbuf b;
@@ -114,6 +136,10 @@ size_t rt_hint(const rt_hint_in *in, char *out, size_t cap)
     case RT_E_target_rate_limited:
         if (in->client)
             client_request_hints(&b, in->client);
+        break;
+    case RT_E_proxy_tls_failed:
+        if (in->entry)
+            tls_hints(&b, in->entry, in->evidence);
         break;
     case RT_E_proxy_read_timeout:
     case RT_E_target_timeout:

@@ -22,6 +22,8 @@ typedef struct rt_hint_in {
     uint32_t read_timeout_ms;     /* rotor's wait for a response head */
     uint32_t request_timeout_ms;  /* rotor's deadline for the whole request */
     uint32_t elapsed_ms;          /* how long the request took so far */
+    rt_slice evidence;            /* the failure's evidence, for advice that depends
+                                   * on what was seen (proxy_tls_failed); may be empty */
 } rt_hint_in;
 
 /* Write advice for this case into out (always NUL-terminated); returns its

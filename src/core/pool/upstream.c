@@ -30,11 +30,17 @@
 #define V6_TEXT_MAX 45
 /* The user ":" pass text a session-filled Basic value is built from. */
 #define AUTH_PLAIN_MAX 4096
+/* An https:// entry without a port: the registered HTTPS port (RFC 9110
+ * section 4.2.2), which is what proxy providers' TLS endpoints use unless
+ * they say otherwise. */
+#define HTTPS_DEFAULT_PORT 443
 
 /* What the syntax pass found: slices into the caller's text. Nothing here
  * is owned; build_entry() makes the owned copies. */
 typedef struct entry_parts {
     bool direct;
+    rt_up_scheme scheme; /* RT_UP_HTTP unless the entry said https:// */
+    uint16_t default_port; /* used when the port is left out; 0: required */
     rt_slice host;  /* without brackets */
     bool v6;        /* host was a bracketed IPv6 literal */
     uint16_t port;
@@ -164,6 +170,12 @@ static int parse_hostport(rt_slice s, entry_parts *p, char *err, size_t errlen)
         if (!is_ipv6(s.p + 1, inner))
             return rt_fail(err, errlen, "invalid IPv6 address in brackets");
         size_t rest = s.n - (inner + 2);
+        if (rest == 0 && p->default_port) {
+            p->host = rt_slice_from(s.p + 1, inner);
+            p->v6 = true;
+            p->port = p->default_port;
+            return 0;
+        }
         if (rest == 0)
             return rt_fail(err, errlen, "missing port (write [address]:port)");
         if (close[1] != ':')
@@ -174,14 +186,14 @@ static int parse_hostport(rt_slice s, entry_parts *p, char *err, size_t errlen)
     }
 
     const char *colon = memchr(s.p, ':', s.n);
-    if (!colon) {
+    if (!colon && !p->default_port) {
         if (memchr(s.p, '#', s.n))
             return rt_fail(err, errlen, "'#' in host: a label needs whitespace before it (host:port #label)");
         return rt_fail(err, errlen, "missing port (write host:port)");
     }
-    rt_slice host = rt_slice_from(s.p, (size_t)(colon - s.p));
-    rt_slice port = rt_slice_from(colon + 1, s.n - host.n - 1);
-    if (memchr(port.p, ':', port.n)) {
+    rt_slice host = colon ? rt_slice_from(s.p, (size_t)(colon - s.p)) : s;
+    rt_slice port = colon ? rt_slice_from(colon + 1, s.n - host.n - 1) : RT_SLICE_NULL;
+    if (colon && memchr(port.p, ':', port.n)) {
         /* An unbracketed IPv6 literal: with or without a port it cannot be
          * split unambiguously, so ask for the bracketed form. */
         const char *last = memrchr(s.p, ':', s.n);
@@ -211,6 +223,10 @@ static int parse_hostport(rt_slice s, entry_parts *p, char *err, size_t errlen)
         return rt_fail(err, errlen, "invalid IPv4 address");
     p->host = host;
     p->v6 = false;
+    if (!colon) {
+        p->port = p->default_port;
+        return 0;
+    }
     return parse_port(port, &p->port, err, errlen);
 }
 
@@ -417,7 +433,7 @@ static int build_entry(const entry_parts *p, rt_slice label, rt_upstream *out,
     if (p->direct) {
         out->scheme = RT_UP_DIRECT;
     } else {
-        out->scheme = RT_UP_HTTP;
+        out->scheme = p->scheme;
         out->port = p->port;
         if (!(out->host = dup_slice(p->host)))
             goto oom;
@@ -509,7 +525,7 @@ int rt_upstream_parse(const char *s, size_t n, rt_upstream *out, char *err, size
         break;
     }
 
-    entry_parts p = { 0 };
+    entry_parts p = { .scheme = RT_UP_HTTP };
     /* "direct" means no proxy at all: the gateway connects to the target
      * itself (useful as a fallback entry or for A/B comparisons). */
     if (rt_slice_eq_ci(body, "direct")) {
@@ -529,11 +545,21 @@ int rt_upstream_parse(const char *s, size_t n, rt_upstream *out, char *err, size
         if (k == 0)
             return rt_fail(err, errlen, "missing scheme before '://' (write http://host:port)");
         if (scheme) {
-            if (!(k == 4 && strncasecmp(body.p, "http", 4) == 0)) {
+            bool http = k == 4 && strncasecmp(body.p, "http", 4) == 0;
+            bool https = k == 5 && strncasecmp(body.p, "https", 5) == 0;
+            if (!http && !https) {
                 int shown = k > SCHEME_ECHO_MAX ? SCHEME_ECHO_MAX : (int)k;
-                return rt_fail(err, errlen,
-                            "unsupported scheme '%.*s://': https:// and socks5:// upstreams are not supported yet (use http://)",
-                            shown, body.p);
+                if (k >= 5 && strncasecmp(body.p, "socks", 5) == 0)
+                    return rt_fail(err, errlen,
+                                "unsupported scheme '%.*s://': socks5:// upstreams are not supported yet (use http:// or https://)",
+                                shown, body.p);
+                return rt_fail(err, errlen, "unsupported scheme '%.*s://' (use http:// or https://)", shown, body.p);
+            }
+            if (https) {
+                /* An HTTPS proxy speaks HTTP inside TLS; only its port has
+                 * a standard default, so only this form may leave it out. */
+                p.scheme = RT_UP_HTTPS;
+                p.default_port = HTTPS_DEFAULT_PORT;
             }
             body = rt_slice_from(sep + 3, body.n - k - 3);
             if (parse_authority(body, &p, err, errlen))

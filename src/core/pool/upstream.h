@@ -4,7 +4,9 @@
  * Accepted forms (DESIGN.md "Pool file"):
  *   http://user:pass@host:port     user:pass@host:port
  *   host:port:user:pass            host:port            direct
- * each optionally followed by " #label". Credentials in URL forms are
+ *   https://user:pass@host[:port]  (TLS to the proxy; port 443 by default)
+ * each optionally followed by " #label". Every form but https:// needs an
+ * explicit port: a plain proxy has no standard one. Credentials in URL forms are
  * percent-decoded ("p%40ss" is "p@ss"); in host:port:user:pass the password
  * is everything after the third colon, taken literally. IPv6 hosts are
  * written in brackets. "{session}" in the username marks a backconnect
@@ -35,13 +37,15 @@
 typedef enum rt_up_scheme {
     RT_UP_DIRECT = 0, /* no proxy: connect to the target itself */
     RT_UP_HTTP,       /* HTTP forward proxy with CONNECT */
-    /* later: RT_UP_HTTPS, RT_UP_SOCKS5 */
+    RT_UP_HTTPS,      /* the same, reached over TLS: the proxy's certificate is
+                       * verified against `host` before anything is sent */
+    /* later: RT_UP_SOCKS5 */
 } rt_up_scheme;
 
 typedef struct rt_upstream {
     rt_up_scheme scheme;
     char *host;          /* owned; NULL for direct; IPv6 without brackets */
-    uint16_t port;
+    uint16_t port;       /* never 0 for a proxy (https:// without a port: 443) */
     char *user;          /* owned, decoded; NULL when none */
     char *pass;          /* owned, decoded; NULL when none; never NULL when
                           * user is set ("" for "user:@host:port") */
