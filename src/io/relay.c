@@ -32,13 +32,29 @@ struct io_relay {
     void *arg;
     uint64_t last_ms;
     bool ended;
+    struct event *idle_ev;     /* gives pipes back once the relay is quiet */
 };
+
+/* A direction keeps its pipe (two descriptors) while data flows, so bulk
+ * transfers splice without a pipe2() per chunk; once the relay has been
+ * quiet this long, empty pipes go back. Thousands of idle tunnels then
+ * cost two descriptors each (their sockets), not six. */
+#define IO_RELAY_IDLE_RELEASE_MS 1000u
+
+static void arm_idle(io_relay *r, uint64_t ms)
+{
+    struct timeval tv = { (time_t)(ms / 1000), (suseconds_t)(ms % 1000) * 1000 };
+    if (r->idle_ev)
+        event_add(r->idle_ev, &tv);
+}
 
 static void finish(io_relay *r, int err, bool a_side)
 {
     if (r->ended)
         return;
     r->ended = true;
+    if (r->idle_ev)
+        event_del(r->idle_ev);
     for (int i = 0; i < 2; i++) {
         if (r->d[i].rev)
             event_del(r->d[i].rev);
@@ -105,10 +121,14 @@ static void release_sink(dir *d)
 
 static bool ensure_sink(dir *d)
 {
-    if (d->copy_mode)
-        return d->buf || (d->buf = malloc(IO_RELAY_CHUNK)) != NULL;
-    if (d->pipe[0] >= 0)
+    if (d->copy_mode && d->buf)
         return true;
+    if (!d->copy_mode && d->pipe[0] >= 0)
+        return true;
+    if (d->r->idle_ev && !event_pending(d->r->idle_ev, EV_TIMEOUT, NULL))
+        arm_idle(d->r, IO_RELAY_IDLE_RELEASE_MS);
+    if (d->copy_mode)
+        return (d->buf = malloc(IO_RELAY_CHUNK)) != NULL;
     if (pipe2(d->pipe, O_NONBLOCK | O_CLOEXEC) == 0)
         return true;
     /* Out of descriptors for a pipe: this tunnel copies instead. */
@@ -190,6 +210,26 @@ static void on_event(dir *d, bool readable)
 }
 
 static void on_readable(evutil_socket_t fd, short what, void *arg) { on_event(arg, true); }
+
+static void on_idle(evutil_socket_t fd, short what, void *arg)
+{
+    io_relay *r = arg;
+    uint64_t quiet = io_now_ms() - r->last_ms;
+    if (quiet < IO_RELAY_IDLE_RELEASE_MS) {
+        arm_idle(r, IO_RELAY_IDLE_RELEASE_MS - quiet);
+        return;
+    }
+    bool kept = false;
+    for (int i = 0; i < 2; i++) {
+        dir *d = &r->d[i];
+        if (!d->held)
+            release_sink(d);
+        else
+            kept = true; /* bytes still wait for the other side: keep them */
+    }
+    if (kept)
+        arm_idle(r, IO_RELAY_IDLE_RELEASE_MS);
+}
 static void on_writable(evutil_socket_t fd, short what, void *arg) { on_event(arg, false); }
 
 /* A direction from src to dst, its events not yet armed. Returns false
@@ -217,6 +257,7 @@ io_relay *io_relay_start(struct event_base *base, evutil_socket_t a, evutil_sock
     r->done = done;
     r->arg = arg;
     r->last_ms = io_now_ms();
+    r->idle_ev = evtimer_new(base, on_idle, r);
     /* Both directions own no pipe yet, before anything can fail: 0 would be
      * a descriptor. */
     r->d[0].pipe[0] = r->d[0].pipe[1] = r->d[1].pipe[0] = r->d[1].pipe[1] = -1;
@@ -251,6 +292,7 @@ io_relay *io_relay_transfer(struct event_base *base, evutil_socket_t src, evutil
     r->done = done;
     r->arg = arg;
     r->last_ms = io_now_ms();
+    r->idle_ev = evtimer_new(base, on_idle, r);
     dir *d = &r->d[0];
     r->d[0].pipe[0] = r->d[0].pipe[1] = r->d[1].pipe[0] = r->d[1].pipe[1] = -1;
     if (!dir_init(r, d, base, src, dst, n)) {
@@ -265,6 +307,8 @@ void io_relay_free(io_relay *r)
 {
     if (!r)
         return;
+    if (r->idle_ev)
+        event_free(r->idle_ev);
     for (int i = 0; i < 2; i++) {
         dir *d = &r->d[i];
         if (d->rev)

@@ -4,8 +4,9 @@
  *
  * Costs: nothing beyond the two events per socket while a tunnel is idle;
  * a direction that carries data takes a pipe (or buffer) and gives it back
- * once it is drained and its socket has nothing more to read. Each direction holds at most IO_RELAY_CHUNK bytes in flight, so
- * a slow reader stops the fast side (backpressure). The relay ends when
+ * when a read finds its socket empty with nothing held, or when the relay
+ * has been quiet for a second. Each direction holds at most IO_RELAY_CHUNK
+ * bytes in flight, so a slow reader stops the fast side (backpressure). The relay ends when
  * either side closes or fails, after what was already read has been
  * delivered to the other side. */
 #ifndef ROTOR_IO_RELAY_H

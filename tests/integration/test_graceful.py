@@ -348,3 +348,40 @@ def test_no_fd_leak_after_many_requests(rotor, nginx):
     # The access log saw them all (one record per request).
     recs = gw.wait_records(lambda r: True, REQUESTS, timeout=10)
     assert len(recs) >= REQUESTS
+
+
+def test_idle_tunnels_give_their_pipes_back(rotor, nginx):
+    # Each tunnel carries one exchange, then stays open and quiet. Its
+    # splice pipes (two descriptors per direction) go back within about a
+    # second, so an idle tunnel costs its two sockets only.
+    gw = rotor("direct\n")
+    host = "127.0.0.1:%d" % nginx.http_port
+
+    def pipes():
+        n = 0
+        for fd in os.listdir("/proc/%d/fd" % gw.pid):
+            try:
+                n += os.readlink("/proc/%d/fd/%s" % (gw.pid, fd)).startswith("pipe:")
+            except OSError:
+                pass
+        return n
+
+    base = pipes()  # the event loops' own
+    conns = []
+    try:
+        for _ in range(40):
+            c = peers.RawConn(gw.port)
+            conns.append(c)
+            c.send(("CONNECT %s HTTP/1.1\r\nHost: %s\r\n\r\n" % (host, host)).encode())
+            assert c.read_response(head_request=True).status == 200
+            c.send(("GET /1k HTTP/1.1\r\nHost: %s\r\n\r\n" % host).encode())
+            assert c.read_response().status == 200
+        assert pipes() > base  # the exchanges did take pipes
+        peers.wait_until(lambda: pipes() == base, 5, gw.proc, "the idle tunnels' pipes to be closed")
+        # The tunnels still work after their pipes went back.
+        for c in conns[:5]:
+            c.send(("GET /1k HTTP/1.1\r\nHost: %s\r\n\r\n" % host).encode())
+            assert c.read_response().status == 200
+    finally:
+        for c in conns:
+            c.close()
