@@ -40,6 +40,7 @@ struct io_relay {
  * quiet this long, empty pipes go back. Thousands of idle tunnels then
  * cost two descriptors each (their sockets), not six. */
 #define IO_RELAY_IDLE_RELEASE_MS 1000u
+#define IO_RELAY_SMALL_READ (16u << 10)
 
 static void arm_idle(io_relay *r, uint64_t ms)
 {
@@ -197,6 +198,13 @@ static void on_event(dir *d, bool readable)
                 finish(r, err, !a_side);
                 return;
             }
+            /* A small read, delivered at once: most likely one message of
+             * an exchange (a request, a reply, a handshake record) and
+             * then silence, so the pipe goes back now rather than after
+             * the quiet second; a tunnel opened and left idle then never
+             * holds one. Bulk reads are larger and keep theirs. */
+            if ((size_t)n < IO_RELAY_SMALL_READ && !d->held)
+                release_sink(d);
         }
     }
     /* A side that closed ends the tunnel once what it sent is delivered;

@@ -352,8 +352,9 @@ def test_no_fd_leak_after_many_requests(rotor, nginx):
 
 def test_idle_tunnels_give_their_pipes_back(rotor, nginx):
     # Each tunnel carries one exchange, then stays open and quiet. Its
-    # splice pipes (two descriptors per direction) go back within about a
-    # second, so an idle tunnel costs its two sockets only.
+    # splice pipes (two descriptors per direction) go back (at once after a
+    # small exchange, within a quiet second after bulk), so an idle tunnel
+    # costs its two sockets only.
     gw = rotor("direct\n")
     host = "127.0.0.1:%d" % nginx.http_port
 
@@ -376,7 +377,6 @@ def test_idle_tunnels_give_their_pipes_back(rotor, nginx):
             assert c.read_response(head_request=True).status == 200
             c.send(("GET /1k HTTP/1.1\r\nHost: %s\r\n\r\n" % host).encode())
             assert c.read_response().status == 200
-        assert pipes() > base  # the exchanges did take pipes
         peers.wait_until(lambda: pipes() == base, 5, gw.proc, "the idle tunnels' pipes to be closed")
         # The tunnels still work after their pipes went back.
         for c in conns[:5]:
