@@ -8,7 +8,7 @@
 #   BENCH_ARGS="--duration 2 --rounds 1"   shorter runs (see bench/bench.py --help)
 #
 # Everything runs on 127.0.0.1 on ports the kernel reports free, for bounded
-# durations (about 11 minutes on 2 CPUs); every process started here is stopped
+# durations (about 8 minutes on 2 CPUs); every process started here is stopped
 # on exit, and the temporary directory is removed.
 set -euo pipefail
 
