@@ -23,6 +23,7 @@
 #include "core/base/rng.h"
 #include "core/errors/classify.h"
 #include "core/errors/hint.h"
+#include "core/policy/banfeed.h"
 #include "core/policy/polite.h"
 #include "core/errors/vocab.h"
 #include "core/http/http1.h"
@@ -79,6 +80,7 @@ struct gw_worker {
     struct evconnlistener *listener;
     struct event *sig_hup, *sig_term, *sig_int, *idle_sweep, *wake;
     struct io_mailbox *mail;  /* the only way other threads reach this loop */
+    rt_banfeed_cursor bancur; /* how far this worker has read the ban feed */
     bool drain_armed;         /* the drain deadline is set on this loop */
     rt_rng rng;
     rt_picker picker;
@@ -96,6 +98,7 @@ struct gw_worker {
 struct gw_server {
     gw_config cfg;
     rt_polite polite;         /* --domain-concurrency / --domain-rate, all threads */
+    rt_banfeed banfeed;       /* bans and pauses one thread learned, for the others */
     io_addr listen_addr;
     char listen_str[64];
     char auth_expect[512];    /* "Basic <b64>" the clients must send, or "" */

@@ -149,11 +149,44 @@ void gw_policy_request_done(gw_client *c)
         d->in_flight--;
 }
 
+/* Another thread banned or paused an exit: take it into this thread's
+ * tables, for the same pool generation (exit numbers are per generation). */
+static void import_bans(gw_worker *w, uint64_t now)
+{
+    rt_banfeed_rec rec[64];
+    size_t n;
+    while ((n = rt_banfeed_read(&w->srv->banfeed, &w->bancur, rec, 64)) > 0) {
+        for (size_t i = 0; i < n; i++) {
+            const rt_banfeed_rec *r = &rec[i];
+            if (r->from == (uint8_t)w->id || r->generation != w->pol.outlier_gen || r->until_ms <= now)
+                continue;
+            rt_bans_add(r->kind == RT_BANFEED_PAUSE ? &w->pol.pauses : &w->pol.bans, r->exit, r->domain, now,
+                        r->until_ms - now);
+        }
+    }
+}
+
+/* A ban this thread learned, recorded here and told to the others. */
+static void ban_exit(gw_client *c, rt_bans *t, rt_banfeed_kind kind, size_t idx, uint64_t domain, uint64_t now,
+                     uint64_t ttl)
+{
+    rt_bans_add(t, (uint32_t)idx, domain, now, ttl);
+    if (c->w->srv->nworkers < 2)
+        return;
+    rt_banfeed_rec r = { .domain = domain, .until_ms = now + ttl, .generation = c->pool->generation,
+                         .exit = (uint32_t)idx, .kind = (uint8_t)kind, .from = (uint8_t)c->w->id };
+    rt_banfeed_publish(&c->w->srv->banfeed, &r);
+}
+
 int gw_policy_admit(gw_client *c, bool *answered)
 {
     gw_policy *p = &c->w->pol;
     uint64_t now = gw_now();
     *answered = false;
+    if (rt_banfeed_pending(&c->w->srv->banfeed, &c->w->bancur)) {
+        gw_policy_outlier(p, c->pool); /* the tables follow this pool's numbering first */
+        import_bans(c->w, now);
+    }
     rt_budget_on_request(&p->budget, now);
     rt_retry_state_init(&c->rs, now, c->w->srv->cfg.request_timeout_ms);
     rt_domain *d = rt_domains_get(&p->domains, c->url.host, now);
@@ -336,7 +369,7 @@ static rt_code note_outcome(gw_client *c, const gw_outcome *o)
     if (d && code == RT_E_target_rate_limited && !u->session_slot) {
         uint64_t wait = o->has_retry_after ? o->retry_after_ms : rt_backoff_delay(&p->retry.backoff, d->backoff_streak, &c->w->rng);
         if (current)
-            rt_bans_add(&p->pauses, (uint32_t)idx, d->hash, now, wait);
+            ban_exit(c, &p->pauses, RT_BANFEED_PAUSE, idx, d->hash, now, wait);
         if (rt_bans_distinct_recent(&p->pauses, d->hash, now, GW_PAUSE_WINDOW_MS) >= GW_PAUSE_DOMAIN_EXITS &&
             c->pool->pool.n >= GW_PAUSE_DOMAIN_EXITS)
             rt_domain_pace_note(d, code, wait, now);
@@ -390,7 +423,7 @@ gw_next gw_policy_after_attempt(gw_client *c, const gw_outcome *o, rt_code *code
         gw_log_event(c->w->srv, "upstream_quarantined", msg);
     }
     if ((v.flags & RT_RETRY_F_BAN_EXIT) && c->domain_hash && !u->session_slot && on_newest_pool(c))
-        rt_bans_add(&p->bans, (uint32_t)idx, c->domain_hash, now, p->cfg->ban_ttl_ms);
+        ban_exit(c, &p->bans, RT_BANFEED_BAN, idx, c->domain_hash, now, p->cfg->ban_ttl_ms);
     /* A rate limit may be per session rather than per IP (the guide's
      * 429 advice): a sticky session moves on as a block would. */
     if (((v.flags & RT_RETRY_F_ROTATE_SESSION) || code == RT_E_target_rate_limited) && c->session[0]) {

@@ -355,6 +355,7 @@ static int worker_init(gw_server *s, gw_worker *w, unsigned id, char *err, size_
 {
     w->srv = s;
     w->id = id;
+    rt_banfeed_cursor_init(&s->banfeed, &w->bancur);
     /* Nothing but this thread touches the loop (other threads post to its
      * mailbox), so libevent's per-call locking is switched off. */
     struct event_config *ec = event_config_new();
@@ -520,8 +521,8 @@ static int setup(gw_server *s, const gw_config *cfg, char *err, size_t errlen)
     if (!(s->pool = load_all(s, err, errlen)))
         return -1;
     pthread_mutex_init(&s->pool_mu, NULL);
-    if (rt_polite_init(&s->polite) != 0) {
-        snprintf(err, errlen, "out of memory for the domain politeness table");
+    if (rt_polite_init(&s->polite) != 0 || rt_banfeed_init(&s->banfeed) != 0) {
+        snprintf(err, errlen, "out of memory for the shared policy tables");
         return -1;
     }
     if (cfg->log_path && !(s->log = io_logq_open(cfg->log_path, 0, err, errlen)))
@@ -579,6 +580,7 @@ int gw_run(const gw_config *cfg)
         worker_free(&s->workers[i]);
     free(s->workers);
     rt_polite_free(&s->polite); /* after the clients that held slots */
+    rt_banfeed_free(&s->banfeed);
     gw_pool_release(s->pool);
     gw_uptls_free(s);
     io_logq_close(s->log);

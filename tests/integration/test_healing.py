@@ -103,6 +103,26 @@ def test_reload_keeps_what_was_learned_about_entries_that_stay(simlab, rotor):
     assert used.get("lab-p5", 0) >= 5, used
 
 
+def test_a_ban_learned_on_one_thread_holds_on_the_others(simlab, rotor):
+    # The site blocks every exit from its second request on. Requests come
+    # one at a time, each on a new connection, so they land on both
+    # threads: once an exit is banned on one thread, no thread sends it
+    # there again (one block per exit at most; once blocks come from every
+    # exit, rotor answers target_blocked_everywhere instead of rotating).
+    st = simlab("proxies 4\ntarget bans.lab ban_after=1\n")
+    g = rotor(open(st["pool_file"]).read(), extra_args=["--threads", "2"])
+    for _ in range(12):
+        with session(g) as s:
+            s.get("http://bans.lab/", timeout=10)
+    blocked = {}
+    for r in records(g, 12):
+        for a in r["attempts"]:
+            if a["code"] == "target_blocked":
+                blocked[a["upstream"]] = blocked.get(a["upstream"], 0) + 1
+    # Blocks did happen, and no exit was sent to the site again after one.
+    assert blocked and all(n == 1 for n in blocked.values()), blocked
+
+
 def test_retry_after_is_honoured_before_the_retry(simlab, rotor):
     st = simlab("proxies 1\ntarget ratelimit.lab rate=1/2s\n")
     g = rotor(open(st["pool_file"]).read())
