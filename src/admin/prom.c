@@ -198,6 +198,11 @@ void adm_render_metrics(adm_server *a, struct evbuffer *b)
            "Access-log lines dropped because the log writer fell behind.");
     evbuffer_add_printf(b, "rotor_log_lines_dropped_total %llu\n",
                         (unsigned long long)(s->log ? io_logq_dropped(s->log) : 0));
+    family(b, "rotor_politeness_unlimited_total", "counter",
+           "Requests let through without --domain-concurrency/--domain-rate because the shared politeness table "
+           "had no free slot for their domain.");
+    evbuffer_add_printf(b, "rotor_politeness_unlimited_total %llu\n",
+                        (unsigned long long)atomic_load(&s->polite.overflow));
 
     adm_snap_free(&sn);
 }

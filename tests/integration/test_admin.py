@@ -261,7 +261,7 @@ REQUIRED_FAMILIES = {
     "rotor_attempt_duration_seconds": "histogram", "rotor_upstream_in_flight": "gauge",
     "rotor_upstream_ejected": "gauge", "rotor_upstream_quarantined": "gauge", "rotor_upstream_bans": "gauge",
     "rotor_domain_breaker_state": "gauge", "rotor_bytes_total": "counter", "rotor_open_connections": "gauge",
-    "rotor_log_lines_dropped_total": "counter",
+    "rotor_log_lines_dropped_total": "counter", "rotor_politeness_unlimited_total": "counter",
 }
 
 
