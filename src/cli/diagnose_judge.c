@@ -23,41 +23,12 @@ rt_slice dg_url_host(const char *url, rt_url *u)
 static void classify(dg_run *run, const io_hc_result *r, const char *url, bool creds, rt_classify_out *out)
 {
     rt_url u;
-    rt_classify_in in = {
-        .phase = r->phase,
-        .via_proxy = r->via_proxy,
-        .sent_credentials = creds,
-        .method = r->connect_reply ? RT_M_CONNECT : RT_M_GET,
-        .host = dg_url_host(url, &u),
-        .sys_errno = r->sys_errno,
-        .timed_out = r->timed_out,
-        .peer_closed = r->peer_closed,
-        .bad_response = r->bad_response,
-        .tls_failed = r->tls_failed,
-        .tls_error = rt_slice_cstr(r->tls_failed ? r->detail : ""),
-        .hop = rt_slice_cstr(r->peer),
-    };
-    if (r->resp.status > 0) {
-        in.status = r->resp.status;
-        in.reason = r->resp.reason;
-        in.hdrs = r->resp.h.hdrs;
-        in.nhdrs = r->resp.h.nhdrs;
-        in.body = rt_slice_from(r->body, r->body_len);
-        in.body_total = r->resp.h.body == RT_BODY_LENGTH ? r->resp.h.content_length : 0;
-    }
+    rt_classify_in in;
+    io_hc_classify_input(r, &in);
+    in.sent_credentials = creds;
+    in.host = dg_url_host(url, &u);
+    in.hop = rt_slice_cstr(r->peer);
     rt_classify(&in, run->sigs, out);
-    if (r->resp.status <= 0 && r->phase == RT_PH_TLS && !r->tls_to_proxy) {
-        /* Through a CONNECT tunnel (or direct) this TLS session is with the
-         * target; an https:// proxy's own handshake is judged as the
-         * proxy's (proxy_tls_failed) above. */
-        rt_code c = r->tls_verify_failed ? RT_E_target_certificate_invalid : RT_E_target_tls_failed;
-        const rt_code_info *ci = rt_code_get(c);
-        out->code = c;
-        out->origin = ci->origin;
-        out->cls = ci->cls;
-        snprintf(out->evidence, sizeof out->evidence, "TLS handshake with the target: %.150s",
-                 r->detail[0] ? r->detail : "failed");
-    }
 }
 
 static const rt_http_hdr *hdr(const io_hc_result *r, const char *name)

@@ -59,32 +59,16 @@ static void command(gw_health *h, gw_cmd_kind kind, const char *label, const cha
 static void judge(gw_health *h, size_t idx, const io_hc_result *r)
 {
     const rt_upstream *u = &h->pool->pool.v[idx];
-    /* A TLS failure with the health URL's target (inside the tunnel) is
-     * the target's; only the https:// proxy's own handshake is the entry's. */
-    bool target_tls = r->phase == RT_PH_TLS && !r->tls_to_proxy;
     char hop[RT_UP_HOST_MAX + 16] = "";
     if (u->host)
         snprintf(hop, sizeof hop, strchr(u->host, ':') ? "[%s]:%u" : "%s:%u", u->host, (unsigned)u->port);
-    rt_classify_in in = {
-        .phase = r->phase,
-        .via_proxy = u->scheme != RT_UP_DIRECT && !target_tls,
-        .sent_credentials = u->user != NULL,
-        .method = RT_M_GET,
-        .sys_errno = r->sys_errno,
-        .timed_out = r->timed_out,
-        .peer_closed = r->peer_closed,
-        .bad_response = r->bad_response,
-        .tls_failed = r->tls_failed,
-        .tls_error = rt_slice_cstr(r->tls_failed ? r->detail : ""),
-        .hop = rt_slice_cstr(hop),
-    };
-    if (r->resp.status) {
-        in.status = r->resp.status;
-        in.reason = r->resp.reason;
-        in.hdrs = r->resp.h.hdrs;
-        in.nhdrs = r->resp.h.nhdrs;
-        in.body = rt_slice_from(r->body, r->body_len);
-    }
+    /* A TLS failure with the health URL's target (inside the tunnel) comes
+     * out as the target's; only the https:// proxy's own handshake is the
+     * entry's. */
+    rt_classify_in in;
+    io_hc_classify_input(r, &in);
+    in.sent_credentials = u->user != NULL;
+    in.hop = rt_slice_cstr(hop);
     rt_classify_out out;
     rt_classify(&in, h->pool->sigs, &out);
     const rt_code_info *ci = rt_code_get(out.code);

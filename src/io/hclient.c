@@ -882,3 +882,27 @@ bool io_tls_error(struct bufferevent *bev, SSL *ssl, char *why, size_t cap, bool
         snprintf(why, cap, "OpenSSL error %lx", first);
     return true;
 }
+
+void io_hc_classify_input(const io_hc_result *r, rt_classify_in *in)
+{
+    bool target_tls = r->phase == RT_PH_TLS && !r->tls_to_proxy;
+    memset(in, 0, sizeof *in);
+    in->phase = r->phase;
+    in->via_proxy = r->via_proxy && !target_tls;
+    in->method = r->connect_reply ? RT_M_CONNECT : RT_M_GET;
+    in->sys_errno = r->sys_errno;
+    in->timed_out = r->timed_out;
+    in->peer_closed = r->peer_closed;
+    in->bad_response = r->bad_response;
+    in->tls_failed = r->tls_failed || r->tls_verify_failed;
+    in->tls_verify_failed = r->tls_verify_failed;
+    in->tls_error = rt_slice_cstr(in->tls_failed ? r->detail : "");
+    if (r->resp.status > 0) {
+        in->status = r->resp.status;
+        in->reason = r->resp.reason;
+        in->hdrs = r->resp.h.hdrs;
+        in->nhdrs = r->resp.h.nhdrs;
+        in->body = rt_slice_from(r->body, r->body_len);
+        in->body_total = r->resp.h.body == RT_BODY_LENGTH ? r->resp.h.content_length : 0;
+    }
+}

@@ -140,6 +140,12 @@ SSL_CTX *io_tls_proxy_ctx(const char *extra_ca, bool verify, char *err, size_t e
  * whether the certificate did not verify. */
 struct bufferevent;
 bool io_tls_error(struct bufferevent *bev, SSL *ssl, char *why, size_t cap, bool *verify_failed);
+/* What the result says, as the classifier's input: the phase and how the
+ * transport ended, TLS failures (a handshake inside a tunnel or direct is
+ * the target's, not the proxy's), and the response when one arrived. The
+ * caller adds what only it knows: credentials sent, method, target host,
+ * and the hop's name. The slices borrow r. */
+void io_hc_classify_input(const io_hc_result *r, rt_classify_in *in);
 
 /* True for names RFC 6761 reserves as never resolving (.invalid, .test,
  * .example, and those names alone); case-insensitive, a trailing dot

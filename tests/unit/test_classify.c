@@ -725,6 +725,15 @@ static void test_tls_handshake(void **st)
     o = run_in(&d);
     assert_code(o, RT_E_target_tls_failed);
     assert_string_equal(o.evidence, "TLS handshake with target shop.example.com failed: tlsv1 alert protocol version");
+    /* A certificate that did not verify: the target's is abort class... */
+    d.tls_verify_failed = true;
+    d.tls_error = RT_SLICE_LIT("certificate verify failed (self-signed certificate)");
+    assert_code(run_in(&d), RT_E_target_certificate_invalid);
+    /* ...while a proxy's stays proxy_tls_failed (fix the trust, the entry). */
+    s2.tls_failed = true;
+    s2.tls_verify_failed = true;
+    s2.hop = RT_SLICE_LIT("gate.example:443");
+    assert_code(run_in(&s2), RT_E_proxy_tls_failed);
 
     /* The flag belongs to the TLS phase: a refused connect stays a refused connect. */
     rt_classify_in c = { .phase = RT_PH_CONNECT, .via_proxy = true, .sys_errno = ECONNREFUSED, .tls_failed = true,

@@ -134,7 +134,8 @@ static void transport(const rt_classify_in *in, rt_classify_out *o)
     case RT_PH_TLS: {
         /* The TLS peer is named: with several https:// entries the
          * evidence alone must say which one refused the handshake. */
-        c = px ? RT_E_proxy_tls_failed : RT_E_target_tls_failed;
+        c = px ? RT_E_proxy_tls_failed
+                : in->tls_failed && in->tls_verify_failed ? RT_E_target_certificate_invalid : RT_E_target_tls_failed;
         int pn = px ? clip(in->hop.n, 96) : hn;
         const char *pp = px ? (in->hop.p ? in->hop.p : "") : hp;
         if (in->tls_failed && in->tls_error.n)

@@ -75,6 +75,10 @@ typedef struct rt_classify_in {
     bool tls_failed;
     rt_slice tls_error;
     rt_slice hop;
+    /* ... and the peer's certificate did not verify: for the target that
+     * is target_certificate_invalid (something on the path presents
+     * another certificate, or the site's own is bad). */
+    bool tls_verify_failed;
 
     /* The response head, when status > 0. Slices borrow the caller's buffers. */
     int status;
