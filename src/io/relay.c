@@ -45,8 +45,7 @@ struct io_relay {
 static void arm_idle(io_relay *r, uint64_t ms)
 {
     struct timeval tv = { (time_t)(ms / 1000), (suseconds_t)(ms % 1000) * 1000 };
-    if (r->idle_ev)
-        event_add(r->idle_ev, &tv);
+    event_add(r->idle_ev, &tv);
 }
 
 static void finish(io_relay *r, int err, bool a_side)
@@ -54,8 +53,7 @@ static void finish(io_relay *r, int err, bool a_side)
     if (r->ended)
         return;
     r->ended = true;
-    if (r->idle_ev)
-        event_del(r->idle_ev);
+    event_del(r->idle_ev);
     for (int i = 0; i < 2; i++) {
         if (r->d[i].rev)
             event_del(r->d[i].rev);
@@ -126,7 +124,7 @@ static bool ensure_sink(dir *d)
         return true;
     if (!d->copy_mode && d->pipe[0] >= 0)
         return true;
-    if (d->r->idle_ev && !event_pending(d->r->idle_ev, EV_TIMEOUT, NULL))
+    if (!event_pending(d->r->idle_ev, EV_TIMEOUT, NULL))
         arm_idle(d->r, IO_RELAY_IDLE_RELEASE_MS);
     if (d->copy_mode)
         return (d->buf = malloc(IO_RELAY_CHUNK)) != NULL;
@@ -255,9 +253,8 @@ static bool dir_init(io_relay *r, dir *d, struct event_base *base, evutil_socket
     return d->rev && d->wev;
 }
 
-io_relay *io_relay_start(struct event_base *base, evutil_socket_t a, evutil_socket_t b,
-                         struct evbuffer *pending_ab, struct evbuffer *pending_ba,
-                         io_relay_done_fn done, void *arg)
+/* A relay with neither direction set up yet; NULL when out of memory. */
+static io_relay *relay_new(struct event_base *base, io_relay_done_fn done, void *arg)
 {
     io_relay *r = calloc(1, sizeof *r);
     if (!r)
@@ -265,10 +262,24 @@ io_relay *io_relay_start(struct event_base *base, evutil_socket_t a, evutil_sock
     r->done = done;
     r->arg = arg;
     r->last_ms = io_now_ms();
-    r->idle_ev = evtimer_new(base, on_idle, r);
     /* Both directions own no pipe yet, before anything can fail: 0 would be
      * a descriptor. */
     r->d[0].pipe[0] = r->d[0].pipe[1] = r->d[1].pipe[0] = r->d[1].pipe[1] = -1;
+    r->idle_ev = evtimer_new(base, on_idle, r);
+    if (!r->idle_ev) {
+        io_relay_free(r);
+        return NULL;
+    }
+    return r;
+}
+
+io_relay *io_relay_start(struct event_base *base, evutil_socket_t a, evutil_socket_t b,
+                         struct evbuffer *pending_ab, struct evbuffer *pending_ba,
+                         io_relay_done_fn done, void *arg)
+{
+    io_relay *r = relay_new(base, done, arg);
+    if (!r)
+        return NULL;
     struct evbuffer *pend[2] = { pending_ab, pending_ba };
     for (int i = 0; i < 2; i++) {
         dir *d = &r->d[i];
@@ -294,15 +305,10 @@ io_relay *io_relay_start(struct event_base *base, evutil_socket_t a, evutil_sock
 io_relay *io_relay_transfer(struct event_base *base, evutil_socket_t src, evutil_socket_t dst, uint64_t n,
                             io_relay_done_fn done, void *arg)
 {
-    io_relay *r = calloc(1, sizeof *r);
+    io_relay *r = relay_new(base, done, arg);
     if (!r)
         return NULL;
-    r->done = done;
-    r->arg = arg;
-    r->last_ms = io_now_ms();
-    r->idle_ev = evtimer_new(base, on_idle, r);
     dir *d = &r->d[0];
-    r->d[0].pipe[0] = r->d[0].pipe[1] = r->d[1].pipe[0] = r->d[1].pipe[1] = -1;
     if (!dir_init(r, d, base, src, dst, n)) {
         io_relay_free(r);
         return NULL;
