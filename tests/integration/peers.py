@@ -1104,3 +1104,20 @@ class NxDns:
             self.running = False
             self.thread.join(1)
             self.sock.close()
+
+
+def tag(prefix):
+    """A unique marker for URLs, so a test counts only its own requests in
+    a peer's access log."""
+    import uuid
+    return "%s-%s" % (prefix, uuid.uuid4().hex[:10])
+
+
+def session_for(gw):
+    """A requests session through the gateway gw, ignoring the
+    environment's proxy settings."""
+    import requests
+    s = requests.Session()
+    s.trust_env = False
+    s.proxies = gw.proxies
+    return s

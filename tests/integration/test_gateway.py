@@ -8,7 +8,6 @@ import re
 import threading
 import time
 import urllib.parse
-import uuid
 
 import pytest
 import requests
@@ -30,17 +29,8 @@ HOP_BY_HOP = {"connection-listed-secret", "keep-alive", "proxy-connection", "te"
 REVEALING = {"via", "x-forwarded-for", "forwarded", "x-real-ip", "x-forwarded-proto", "x-forwarded-host"}
 
 
-def tag(prefix):
-    return "%s-%s" % (prefix, uuid.uuid4().hex[:10])
-
-
-def session_for(gw):
-    """A requests.Session that goes through gateway `gw` and ignores the
-    environment's proxy settings."""
-    s = requests.Session()
-    s.trust_env = False
-    s.proxies = gw.proxies
-    return s
+tag = peers.tag
+session_for = peers.session_for
 
 
 def get(gw, url, **kw):

@@ -4,11 +4,9 @@ many requests of every kind leave no file descriptor behind."""
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import threading
 import time
-import uuid
 
 import pytest
 import requests
@@ -18,15 +16,8 @@ import peers
 TIMEOUT = 5
 
 
-def tag(prefix):
-    return "%s-%s" % (prefix, uuid.uuid4().hex[:10])
-
-
-def session_for(gw):
-    s = requests.Session()
-    s.trust_env = False
-    s.proxies = gw.proxies
-    return s
+tag = peers.tag
+session_for = peers.session_for
 
 
 # ---------------------------------------------------------------------------

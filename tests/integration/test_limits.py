@@ -6,10 +6,8 @@ import os
 import socket
 import threading
 import time
-import uuid
 
 import pytest
-import requests
 
 import peers
 
@@ -17,15 +15,8 @@ TIMEOUT = 5
 SANITIZED = bool(os.environ.get("ROTOR_SANITIZED"))
 
 
-def tag(prefix):
-    return "%s-%s" % (prefix, uuid.uuid4().hex[:10])
-
-
-def session_for(gw):
-    s = requests.Session()
-    s.trust_env = False
-    s.proxies = gw.proxies
-    return s
+tag = peers.tag
+session_for = peers.session_for
 
 
 def get_req(url, host):
